@@ -1,0 +1,54 @@
+# Lepton: `make demo` runs the whole chain offline; `make test` runs the test suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+export LEPTON_HOME ?= $(CURDIR)/.lepton
+export DAGSTER_HOME ?= $(LEPTON_HOME)/dagster
+# Offline and quiet: no hub downloads, no telemetry from any tool.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export DVC_NO_ANALYTICS := 1
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo test ui mlflow-ui lock clean
+
+install: $(VENV)/.installed
+
+# requirements.lock is the whole environment, installed without resolution: dagster needs
+# antlr4-python3-runtime 4.13 while DVC's hydra-core pins 4.9 (used only by `dvc exp` with
+# hydra configs, which Lepton does not use), so no resolver can produce this set.
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+demo: install
+	LEPTON_BASE_ENCODER=$${LEPTON_BASE_ENCODER:-minilm} LEPTON_EPOCHS=$${LEPTON_EPOCHS:-2} \
+	  $(BIN)/lepton demo --docs $${DOCS:-2000}
+
+test: install
+	$(BIN)/pytest
+
+ui: install
+	$(BIN)/dagster dev -w workspace.yaml
+
+mlflow-ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(LEPTON_HOME)/mlflow/mlflow.db --port 5000
+
+# Re-resolve after changing pyproject.toml: resolve, then force the antlr runtime dagster needs.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e '.[demo,test]'
+	.lock-venv/bin/pip install --quiet --no-deps antlr4-python3-runtime==4.13.2
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^lepton' > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(LEPTON_HOME)

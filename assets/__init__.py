@@ -1,0 +1,2 @@
+"""Software-defined assets, one module per stage. Thin: each reads its inputs, calls the
+core, records lineage and reports metadata."""

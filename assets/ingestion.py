@@ -1,0 +1,52 @@
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+
+from assets._context import stage_lineage
+from lepton.corpus.ingest import ingest_folder
+from resources import LineageResource, WorkspaceResource
+
+CODE_VERSION = "ingest-1"
+
+
+@dg.asset(
+    group_name="ingestion", kinds={"python", "jsonl"}, owners=["team:data-platform"],
+    code_version=CODE_VERSION,
+    description="Documents read from the landing folder (JSONL, CoNLL); unreadable records are "
+                "quarantined with file, line and rule; per file, records in = accepted + quarantined.",
+)
+def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
+                  lineage: LineageResource) -> dg.Output[dict]:
+    landing = Path(workspace.landing_dir)
+    staging = workspace.path("work", "ingest-staging")
+    report = ingest_folder(landing, staging / "records.jsonl", staging / "quarantine.jsonl")
+    files = report.to_dict()["files"]
+    batch_id = hashlib.sha256("".join(f"{f['source']}:{f['sha256']}\n" for f in files).encode()).hexdigest()[:16]
+    batch_dir = workspace.path("work", "raw", batch_id, "x").parent
+    records = batch_dir / "records.jsonl"
+    quarantine = batch_dir / "quarantine.jsonl"
+    Path(report.records_path).replace(records)
+    Path(report.quarantine_path).replace(quarantine)
+    stage_lineage(context, lineage, CODE_VERSION).ingestion(batch_id, files)
+    for f in files:
+        if f["quarantined"]:
+            context.log.warning(f"{f['source']}: {f['quarantined']} of {f['records_in']} records quarantined "
+                                f"({', '.join(f'{k}={v}' for k, v in sorted(f['rules'].items()))})")
+    return dg.Output(
+        {"batch_id": batch_id, "records_path": str(records), "quarantine_path": str(quarantine),
+         "accepted": report.accepted, "quarantined": report.quarantined},
+        metadata={
+            "batch_id": batch_id,
+            "files": len(files),
+            "records_in": report.records_in,
+            "accepted": report.accepted,
+            "quarantined": report.quarantined,
+            "per_file": dg.MetadataValue.md(
+                "| file | in | accepted | quarantined | rules |\n|---|---|---|---|---|\n" + "\n".join(
+                    f"| {f['source']} | {f['records_in']} | {f['accepted']} | {f['quarantined']} | "
+                    f"{', '.join(f'{k}: {v}' for k, v in sorted(f['rules'].items())) or '-'} |" for f in files)),
+            "quarantine_file": dg.MetadataValue.path(str(quarantine)),
+            "lineage_node": f"record_batch:{batch_id}",
+        },
+    )

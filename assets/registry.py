@@ -1,0 +1,34 @@
+import dagster as dg
+
+from assets._context import stage_lineage
+from lepton.tracking.mlflow_store import CHAMPION
+from resources import LineageResource, MlflowResource, TrainingResource
+
+CODE_VERSION = "registry-1"
+
+
+@dg.asset(
+    group_name="registry", kinds={"mlflow"}, owners=["team:ml"], code_version=CODE_VERSION,
+    description="Registers the trained model in the MLflow registry and moves the champion alias to it "
+                "when its test entity F1 clears the floor in settings.",
+)
+def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow: MlflowResource,
+                     training: TrainingResource, lineage: LineageResource) -> dg.Output[dict]:
+    reg = mlflow.store().register(ner_model["model_uri"], ner_model["run_id"], ner_model["test_f1"],
+                                  training.f1_floor)
+    node = stage_lineage(context, lineage, CODE_VERSION).model_version(
+        reg["name"], reg["version"], ner_model["run_id"], test_f1=round(ner_model["test_f1"], 4),
+        champion=reg["promoted"], dataset_version=ner_model["dataset_version"])
+    if not reg["promoted"]:
+        context.log.warning(f"{reg['name']} v{reg['version']} F1 {reg['f1']:.3f} is below the floor "
+                            f"{reg['f1_floor']}: registered but not {CHAMPION}")
+    return dg.Output(
+        reg,
+        metadata={
+            "model": reg["name"], "version": reg["version"],
+            "alias": CHAMPION if reg["promoted"] else "(none)",
+            "test_f1": dg.MetadataValue.float(reg["f1"]), "f1_floor": reg["f1_floor"],
+            "model_uri": f"models:/{reg['name']}/{reg['version']}",
+            "lineage_node": node,
+        },
+    )

@@ -1,0 +1,51 @@
+from pathlib import Path
+
+import dagster as dg
+
+from assets._context import stage_lineage
+from lepton.ner.run import train_and_log
+from resources import KeyringResource, LineageResource, MlflowResource, TrainingResource
+
+CODE_VERSION = "training-1"
+
+
+@dg.asset(
+    group_name="training", kinds={"pytorch", "mlflow"}, owners=["team:ml"],
+    code_version=CODE_VERSION,
+    description="Fine-tunes a transformers token-classification model on the dataset version; params, "
+                "per-epoch metrics, seqeval entity P/R/F1, a training curve and the span model go to MLflow.",
+)
+def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring: KeyringResource,
+              mlflow: MlflowResource, training: TrainingResource,
+              lineage: LineageResource) -> dg.Output[dict]:
+    store = mlflow.store()
+    result = train_and_log(
+        Path(dataset_version["path"]), dataset_version["version"], keyring.keyring(), store,
+        training.base_encoder, training.config(),
+        tags={"dagster.run_id": context.run.run_id, "dagster.asset": "ner_model"},
+        progress=context.log.info,
+    )
+    run = store.client().get_run(result["run_id"])
+    test = result["test"]
+    stage_lineage(context, lineage, CODE_VERSION).training(
+        result["run_id"], dataset_version["version"], base_encoder=training.base_encoder,
+        test_f1=round(test["f1"], 4), best_epoch=result["best_epoch"])
+    return dg.Output(
+        {"run_id": result["run_id"], "model_uri": result["model_uri"], "test_f1": test["f1"],
+         "dataset_version": dataset_version["version"]},
+        metadata={
+            "mlflow_run": dg.MetadataValue.url(mlflow.run_url(run.info.experiment_id, result["run_id"])),
+            "mlflow_run_id": result["run_id"],
+            "model_uri": result["model_uri"],
+            "base_encoder": training.base_encoder,
+            "test_f1": dg.MetadataValue.float(test["f1"]),
+            "test_precision": dg.MetadataValue.float(test["precision"]),
+            "test_recall": dg.MetadataValue.float(test["recall"]),
+            "dev_f1": dg.MetadataValue.float(result["dev_f1"]),
+            "best_epoch": result["best_epoch"],
+            "per_label_f1": dg.MetadataValue.json({k: round(v["f1-score"], 4) for k, v in test["per_label"].items()}),
+            "spans_misaligned": sum(a["misaligned"] for a in result["alignment"].values()),
+            "dataset_version": dataset_version["version"],
+            "lineage_node": f"training_run:{result['run_id']}",
+        },
+    )

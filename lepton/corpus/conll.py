@@ -1,0 +1,131 @@
+"""CoNLL token files (IOB2 tags in the last column).
+
+Documents are delimited by `-DOCSTART-` lines; if a file has none, every blank-line
+separated sentence is a document. CoNLL keeps no original spacing, so text is rebuilt
+by joining tokens with single spaces and spans are computed on that text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from lepton.corpus.jsonl import iter_text_lines
+from lepton.corpus.quarantine import Rejection
+from lepton.corpus.records import Record, Span, record_id
+
+TOKEN_RE = re.compile(r"\w+(?:['\-.&]\w+)*|[^\w\s]")
+TAG_RE = re.compile(r"^(O|[BI]-[A-Za-z_][\w-]*)$")
+DOCSTART = "-DOCSTART-"
+
+
+def tokenize(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+
+
+def spans_to_tags(text: str, spans: Iterable[Span]) -> list[tuple[str, str]]:
+    """Tokens with IOB2 tags; raises if a span does not fall on token boundaries."""
+    toks = tokenize(text)
+    tags = ["O"] * len(toks)
+    starts = {s: i for i, (s, _) in enumerate(toks)}
+    ends = {e: i for i, (_, e) in enumerate(toks)}
+    for sp in spans:
+        if sp.start not in starts or sp.end not in ends:
+            raise ValueError(f"span {sp.start}-{sp.end} ({sp.label}) is not on token boundaries")
+        first, last = starts[sp.start], ends[sp.end]
+        tags[first] = f"B-{sp.label}"
+        for i in range(first + 1, last + 1):
+            tags[i] = f"I-{sp.label}"
+    return [(text[s:e], tag) for (s, e), tag in zip(toks, tags)]
+
+
+def write_conll(docs: Iterable[tuple[str, list[Span]]], path: Path) -> int:
+    n = 0
+    with Path(path).open("w", encoding="utf-8") as fh:
+        for text, spans in docs:
+            fh.write(f"{DOCSTART} -X- -X- O\n\n")
+            for tok, tag in spans_to_tags(text, spans):
+                fh.write(f"{tok}\t{tag}\n")
+            fh.write("\n")
+            n += 1
+    return n
+
+
+def tags_to_spans(tokens: list[str], tags: list[str]) -> tuple[str, list[Span]]:
+    """Joins tokens with spaces; an I- tag that does not continue a span starts one."""
+    parts, spans = [], []
+    pos, cur = 0, None  # cur = [start, end, label]
+    for tok, tag in zip(tokens, tags):
+        if parts:
+            pos += 1
+        start, end = pos, pos + len(tok)
+        parts.append(tok)
+        pos = end
+        kind, _, label = tag.partition("-")
+        if kind == "I" and cur is not None and cur[2] == label:
+            cur[1] = end
+            continue
+        if cur is not None:
+            spans.append(Span(*cur))
+            cur = None
+        if kind in ("B", "I"):
+            cur = [start, end, label]
+    if cur is not None:
+        spans.append(Span(*cur))
+    text = " ".join(parts)
+    return text, [Span(s.start, s.end, s.label, text[s.start:s.end]) for s in spans]
+
+
+def read_conll(path: Path, source: str) -> Iterator[Record | Rejection]:
+    doc_mode: bool | None = None
+    tokens: list[str] = []
+    tags: list[str] = []
+    raw_lines: list[str] = []
+    doc_line = 0
+    error: tuple[int, str, str] | None = None
+
+    def flush() -> Iterator[Record | Rejection]:
+        nonlocal tokens, tags, raw_lines, error
+        raw = "\n".join(raw_lines)
+        if error is not None:
+            line_no, rule, detail = error
+            yield Rejection(source, line_no, rule, detail, raw=raw)
+        elif tokens:
+            text, spans = tags_to_spans(tokens, tags)
+            yield Record(record_id(text, source), source, doc_line, text, tuple(spans))
+        tokens, tags, raw_lines, error = [], [], [], None
+
+    for item in iter_text_lines(path, source):
+        if isinstance(item, Rejection):
+            yield from flush()
+            yield item
+            continue
+        line_no, line = item
+        stripped = line.strip()
+        if doc_mode is None and stripped:
+            doc_mode = stripped.startswith(DOCSTART)
+        if stripped.startswith(DOCSTART):
+            yield from flush()
+            doc_line = line_no
+            continue
+        if not stripped:
+            if not doc_mode:
+                yield from flush()
+            continue
+        if not tokens and not raw_lines and not doc_mode:
+            doc_line = line_no
+        if not tokens and not raw_lines and doc_mode and doc_line == 0:
+            doc_line = line_no
+        raw_lines.append(line)
+        cols = stripped.split()
+        if error is not None:
+            continue
+        if len(cols) < 2:
+            error = (line_no, "conll.missing_tag", "expected a token and a tag separated by whitespace")
+        elif not TAG_RE.match(cols[-1]):
+            error = (line_no, "conll.bad_tag", f"tag {cols[-1]!r} is not O, B-X or I-X")
+        else:
+            tokens.append(cols[0])
+            tags.append(cols[-1])
+    yield from flush()

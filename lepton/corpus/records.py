@@ -1,0 +1,67 @@
+"""The unit that flows through the pipeline, and its identity.
+
+A record id must survive re-ingestion of the same file and differ between sources, so
+that lineage can tell "the same sentence seen again" from "the same sentence from
+somewhere else".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    label: str
+    text: str | None = None  # what the annotator saw; checked against text[start:end]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if d["text"] is None:
+            del d["text"]
+        return d
+
+
+@dataclass(frozen=True)
+class Record:
+    record_id: str
+    source: str
+    line: int
+    text: str
+    spans: tuple[Span, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return {
+            "record_id": self.record_id,
+            "source": self.source,
+            "line": self.line,
+            "text": self.text,
+            "spans": [s.to_dict() for s in self.spans],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Record":
+        return cls(
+            record_id=d["record_id"],
+            source=d["source"],
+            line=d["line"],
+            text=d["text"],
+            spans=tuple(Span(**s) for s in d.get("spans", [])),
+        )
+
+
+def normalise_text(text: str) -> str:
+    """NFC and collapsed whitespace: cosmetic differences must not make a new record."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def record_id(text: str, source: str) -> str:
+    digest = hashlib.sha256()
+    digest.update(source.encode())
+    digest.update(b"\x00")
+    digest.update(normalise_text(text).encode())
+    return digest.hexdigest()[:20]

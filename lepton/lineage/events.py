@@ -1,0 +1,67 @@
+"""What each pipeline stage writes to the lineage graph, in one place so the node and edge
+vocabulary stays consistent. Edges read "dst <kind> src" (a dataset version is
+derived-from an annotation batch) and always name the exact upstream version."""
+
+from __future__ import annotations
+
+from lepton.lineage.store import LineageStore, node_id
+
+DERIVED_FROM = "derived-from"
+ANNOTATED_BY = "annotated-by"
+VALIDATED_BY = "validated-by"
+TRAINED_ON = "trained-on"
+REGISTERED_FROM = "registered-from"
+
+
+class StageLineage:
+    def __init__(self, store: LineageStore, run_id: str | None, code_version: str | None):
+        self.store, self.run_id, self.code_version = store, run_id, code_version
+
+    def _edge(self, src: str, dst: str, kind: str) -> None:
+        self.store.add_edge(src, dst, kind, run_id=self.run_id, code_version=self.code_version)
+
+    def ingestion(self, batch_id: str, files: list[dict]) -> str:
+        batch = self.store.add_node("record_batch", batch_id,
+                                    accepted=sum(f["accepted"] for f in files),
+                                    quarantined=sum(f["quarantined"] for f in files))
+        for f in files:
+            src = self.store.add_node("input_file", f"{f['source']}@{f['sha256'][:16]}", name=f["source"],
+                                      sha256=f["sha256"], records_in=f["records_in"],
+                                      accepted=f["accepted"], quarantined=f["quarantined"])
+            self._edge(src, batch, DERIVED_FROM)
+        return batch
+
+    def annotation(self, annotation_batch: str, record_batch: str, **attrs) -> str:
+        nid = self.store.add_node("annotation_batch", annotation_batch, **attrs)
+        self._edge(node_id("record_batch", record_batch), nid, ANNOTATED_BY)
+        return nid
+
+    def validation(self, annotation_batch: str, suite_key: str, success: bool, **attrs) -> str:
+        nid = self.store.add_node("validation_result", f"{suite_key}@{annotation_batch}",
+                                  name=annotation_batch, suite=suite_key, success=success, **attrs)
+        self._edge(node_id("annotation_batch", annotation_batch), nid, VALIDATED_BY)
+        return nid
+
+    def passed_validation(self, annotation_batch: str) -> str | None:
+        """The id of a passing validation of exactly this batch, if any: the guard that keeps
+        a later run or a backfill from building on a batch whose gate failed."""
+        for node in self.store.find("validation_result", name=annotation_batch):
+            if node.attrs.get("success"):
+                return node.node_id
+        return None
+
+    def dataset(self, version: str, annotation_batch: str, validation: str, **attrs) -> str:
+        nid = self.store.add_node("dataset_version", version, **attrs)
+        self._edge(node_id("annotation_batch", annotation_batch), nid, DERIVED_FROM)
+        self._edge(validation, nid, VALIDATED_BY)
+        return nid
+
+    def training(self, run_id: str, dataset_version: str, **attrs) -> str:
+        nid = self.store.add_node("training_run", run_id, **attrs)
+        self._edge(node_id("dataset_version", dataset_version), nid, TRAINED_ON)
+        return nid
+
+    def model_version(self, name: str, version: int, training_run: str, **attrs) -> str:
+        nid = self.store.add_node("model_version", f"{name}/{version}", **attrs)
+        self._edge(node_id("training_run", training_run), nid, REGISTERED_FROM)
+        return nid

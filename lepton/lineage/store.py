@@ -1,0 +1,151 @@
+"""The governance lineage graph: typed nodes (files, batches, validations, datasets,
+runs, model versions) and typed edges that pin the exact upstream version consumed.
+
+SQLAlchemy Core so the same code runs on the embedded SQLite file and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from lepton.storage import ensure_sqlite_parent
+
+metadata = sa.MetaData()
+
+nodes = sa.Table(
+    "lineage_nodes",
+    metadata,
+    sa.Column("node_id", sa.String(300), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False, index=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("attrs", sa.Text, nullable=False, default="{}"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+edges = sa.Table(
+    "lineage_edges",
+    metadata,
+    sa.Column("src", sa.String(300), sa.ForeignKey("lineage_nodes.node_id"), nullable=False, index=True),
+    sa.Column("dst", sa.String(300), sa.ForeignKey("lineage_nodes.node_id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("code_version", sa.String(64)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("src", "dst", "kind"),
+)
+
+
+@dataclass(frozen=True)
+class Node:
+    node_id: str
+    kind: str
+    name: str
+    attrs: dict
+
+
+def node_id(kind: str, key: str) -> str:
+    return f"{kind}:{key}"
+
+
+class LineageStore:
+    def __init__(self, url: str):
+        self.url = url
+        ensure_sqlite_parent(url)
+        self.engine = sa.create_engine(url, future=True)
+        metadata.create_all(self.engine)
+
+    def _insert_ignore(self, table: sa.Table, row: dict) -> None:
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            raise NotImplementedError(f"lineage store does not support {dialect}")
+        with self.engine.begin() as conn:
+            conn.execute(insert(table).values(**row).on_conflict_do_nothing())
+
+    def add_node(self, kind: str, key: str, name: str | None = None, **attrs) -> str:
+        """Idempotent: a node id names one immutable version, so a second write is a no-op."""
+        nid = node_id(kind, key)
+        self._insert_ignore(nodes, {
+            "node_id": nid, "kind": kind, "name": name or key,
+            "attrs": json.dumps(attrs, sort_keys=True, default=str),
+            "created_at": datetime.now(timezone.utc),
+        })
+        return nid
+
+    def add_edge(self, src: str, dst: str, kind: str, run_id: str | None = None,
+                 code_version: str | None = None) -> None:
+        self._insert_ignore(edges, {
+            "src": src, "dst": dst, "kind": kind, "run_id": run_id,
+            "code_version": code_version, "created_at": datetime.now(timezone.utc),
+        })
+
+    def get(self, nid: str) -> Node | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(nodes).where(nodes.c.node_id == nid)).first()
+        return None if row is None else Node(row.node_id, row.kind, row.name, json.loads(row.attrs))
+
+    def find(self, kind: str, name: str | None = None) -> list[Node]:
+        q = sa.select(nodes).where(nodes.c.kind == kind)
+        if name is not None:
+            q = q.where(nodes.c.name == name)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(nodes.c.created_at)).all()
+        return [Node(r.node_id, r.kind, r.name, json.loads(r.attrs)) for r in rows]
+
+    def parents(self, nid: str) -> list[tuple[str, str]]:
+        """(parent node id, edge kind) pairs."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(edges.c.src, edges.c.kind).where(edges.c.dst == nid).order_by(edges.c.src)
+            ).all()
+        return [(r.src, r.kind) for r in rows]
+
+    def upstream(self, nid: str) -> list[tuple[int, Node, str | None, str | None]]:
+        """Breadth-first walk to the sources: (depth, node, edge kind, child id)."""
+        start = self.get(nid)
+        if start is None:
+            raise LookupError(f"no lineage node {nid!r}")
+        out, seen = [(0, start, None, None)], {nid}
+        queue = deque([(nid, 0)])
+        while queue:
+            cur, depth = queue.popleft()
+            for parent, kind in self.parents(cur):
+                if parent in seen:
+                    continue
+                seen.add(parent)
+                node = self.get(parent)
+                out.append((depth + 1, node, kind, cur))
+                queue.append((parent, depth + 1))
+        return out
+
+    def render_upstream(self, nid: str) -> str:
+        """An indented tree from the node down to its sources, for people; a node reached
+        twice is printed once and referred to after that."""
+        if self.get(nid) is None:
+            raise LookupError(f"no lineage node {nid!r}")
+        lines: list[str] = []
+        printed: set[str] = set()
+
+        def walk(cur: str, depth: int, via: str | None) -> None:
+            node = self.get(cur)
+            prefix = "  " * depth + (f"<-[{via}]- " if via else "")
+            if cur in printed:
+                lines.append(f"{prefix}{node.kind} {node.name}  (shown above)")
+                return
+            printed.add(cur)
+            summary = ", ".join(f"{k}={v}" for k, v in sorted(node.attrs.items())
+                                if isinstance(v, (int, float, str)) and len(str(v)) <= 40)
+            lines.append(f"{prefix}{node.kind} {node.name}" + (f"  ({summary})" if summary else ""))
+            for parent, kind in self.parents(cur):
+                walk(parent, depth + 1, kind)
+
+        walk(nid, 0, None)
+        return "\n".join(lines)

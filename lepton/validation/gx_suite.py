@@ -1,0 +1,124 @@
+"""Great Expectations 1.x validation of annotation spans against a suite in expectations/.
+
+GX is imported inside the functions: it costs seconds to import, and the Dagster code
+location must load fast. The report keeps row locations (file, line, span index) but
+never unexpected values, which may be personal data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lepton.corpus.records import Record
+
+MAX_ROWS_REPORTED = 5
+
+
+class SuiteError(Exception):
+    pass
+
+
+@dataclass
+class ExpectationOutcome:
+    expectation: str
+    rule: str
+    column: str
+    success: bool
+    unexpected_count: int
+    failing_rows: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ValidationReport:
+    suite: str
+    suite_key: str  # name + hash of the suite file: a changed contract is a new validation
+    success: bool
+    evaluated_rows: int
+    outcomes: list[ExpectationOutcome]
+
+    @property
+    def failed(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success]
+
+    def summary(self) -> str:
+        if self.success:
+            return f"suite {self.suite}: all {len(self.outcomes)} expectations passed on {self.evaluated_rows} spans"
+        parts = [f"{o.rule} ({o.unexpected_count} rows, e.g. {', '.join(o.failing_rows) or 'table-level'})"
+                 for o in self.failed]
+        return f"suite {self.suite}: {len(self.failed)} of {len(self.outcomes)} expectations failed: " + "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {
+            "suite": self.suite, "suite_key": self.suite_key, "success": self.success, "evaluated_rows": self.evaluated_rows,
+            "outcomes": [o.__dict__ for o in self.outcomes],
+        }
+
+
+def spans_frame(records: list[Record]):
+    import pandas as pd
+
+    rows = []
+    for rec in records:
+        for i, sp in enumerate(rec.spans):
+            at_span = rec.text[sp.start:sp.end] if 0 <= sp.start <= sp.end <= len(rec.text) else None
+            rows.append({
+                "span_id": f"{rec.record_id}:{i}",
+                "record_id": rec.record_id,
+                "where": f"{rec.source}:{rec.line} span {i}",
+                "label": sp.label,
+                "start": sp.start,
+                "end": sp.end,
+                "text_len": len(rec.text),
+                "span_text": sp.text if sp.text is not None else at_span,
+                "text_at_span": at_span,
+            })
+    columns = ["span_id", "record_id", "where", "label", "start", "end", "text_len", "span_text", "text_at_span"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def load_suite(path: Path):
+    """Builds the GX suite and refuses one that lost expectations on the way: GX drops
+    expectation types it does not know (e.g. a custom one that was not imported)."""
+    import great_expectations as gx
+
+    spec = json.loads(Path(path).read_text())
+    suite = gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta"))
+    if len(suite.expectations) != len(spec["expectations"]):
+        raise SuiteError(f"{path}: suite declares {len(spec['expectations'])} expectations "
+                         f"but GX loaded {len(suite.expectations)}")
+    return suite, spec
+
+
+def validate_records(records: list[Record], suite_path: Path) -> ValidationReport:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    suite, spec = load_suite(suite_path)
+    df = spans_frame(records)
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch_def = (ctx.data_sources.add_pandas("lepton").add_dataframe_asset(spec["name"])
+                 .add_batch_definition_whole_dataframe("batch"))
+    batch = batch_def.get_batch(batch_parameters={"dataframe": df})
+    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    outcomes = []
+    for r in result.results:
+        cfg = r.expectation_config
+        kwargs = cfg.kwargs
+        column = kwargs.get("column") or ",".join(
+            str(kwargs[k]) for k in ("column_A", "column_B") if k in kwargs) or "(table)"
+        idx = (r.result or {}).get("unexpected_index_list") or []
+        outcomes.append(ExpectationOutcome(
+            expectation=cfg.type,
+            rule=(cfg.meta or {}).get("rule", cfg.type),
+            column=column,
+            success=bool(r.success),
+            unexpected_count=int((r.result or {}).get("unexpected_count") or (0 if r.success else 1)),
+            failing_rows=[str(df.iloc[int(i)]["where"]) for i in idx[:MAX_ROWS_REPORTED]],
+        ))
+    suite_key = f"{spec['name']}-{hashlib.sha256(Path(suite_path).read_bytes()).hexdigest()[:10]}"
+    return ValidationReport(suite=spec["name"], suite_key=suite_key, success=bool(result.success),
+                            evaluated_rows=len(df), outcomes=outcomes)

@@ -1,0 +1,57 @@
+"""The Dagster code location: assembles assets, checks, jobs and resources from settings.
+
+`workspace.yaml` and `dagster asset materialize -m pipelines.definitions` load `defs`;
+tests call `build_definitions` with their own settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from assets.annotation import annotations
+from assets.dataset import dataset_version
+from assets.ingestion import raw_documents
+from assets.registry import registered_model
+from assets.training import ner_model
+from assets.validation import annotations_contract
+from lepton.settings import Settings
+from resources import (
+    DvcResource, GreatExpectationsResource, KeyringResource, LineageResource, MlflowResource,
+    TrainingResource, WorkspaceResource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASSETS = [raw_documents, annotations, dataset_version, ner_model, registered_model]
+CHECKS = [annotations_contract]
+
+lepton_chain = dg.define_asset_job(
+    "lepton_chain", selection=dg.AssetSelection.all(),
+    description="The whole chain: ingest -> annotations -> validation gate -> encrypted DVC dataset "
+                "-> training -> registry.",
+)
+
+
+def build_resources(s: Settings) -> dict:
+    return {
+        "workspace": WorkspaceResource(home=str(s.home), landing_dir=str(s.landing_dir)),
+        "lineage": LineageResource(url=s.lineage_url),
+        "keyring": KeyringResource(key_file=str(s.key_file), keyring_path=str(s.home / "keys" / "keyring.json")),
+        "dvc": DvcResource(repo_dir=str(s.dvc_repo), remote_url=s.dvc_remote),
+        "mlflow": MlflowResource(tracking_uri=s.mlflow_tracking_uri, experiment=s.mlflow_experiment,
+                                 artifact_location=s.mlflow_artifact_location, model_name=s.model_name),
+        "gx": GreatExpectationsResource(expectations_dir=str(REPO_ROOT / "expectations")),
+        "training": TrainingResource(base_encoder=s.base_encoder, epochs=s.epochs, batch_size=s.batch_size,
+                                     learning_rate=s.learning_rate, seed=s.seed, f1_floor=s.f1_floor),
+    }
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=ASSETS, asset_checks=CHECKS, jobs=[lepton_chain],
+        resources=build_resources(settings or Settings.from_env()),
+    )
+
+
+defs = build_definitions()

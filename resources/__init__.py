@@ -1,0 +1,15 @@
+"""Dagster resources: one per external system, each a thin, configurable handle onto the
+core's client for it, so assets never build clients or read settings themselves."""
+
+from resources.dvc import DvcResource
+from resources.great_expectations import GreatExpectationsResource
+from resources.keyring import KeyringResource
+from resources.lineage import LineageResource
+from resources.mlflow import MlflowResource
+from resources.training import TrainingResource
+from resources.workspace import WorkspaceResource
+
+__all__ = [
+    "DvcResource", "GreatExpectationsResource", "KeyringResource", "LineageResource",
+    "MlflowResource", "TrainingResource", "WorkspaceResource",
+]

@@ -1,0 +1,14 @@
+from pathlib import Path
+
+import dagster as dg
+
+from lepton.validation.gx_suite import ValidationReport, validate_records
+
+
+class GreatExpectationsResource(dg.ConfigurableResource):
+    """Suites are JSON files in expectations/; GX itself is imported only when validating."""
+
+    expectations_dir: str
+
+    def validate(self, records, suite: str) -> ValidationReport:
+        return validate_records(records, Path(self.expectations_dir) / f"{suite}.json")

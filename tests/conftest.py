@@ -1,0 +1,67 @@
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Offline and quiet for every test, whatever the caller's shell has.
+for key, value in {
+    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "false",
+    "DAGSTER_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ[key] = value
+
+PG_DSN = os.environ.get("LEPTON_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+
+# A tiny, fast training setup: a random 2-layer BERT learns this corpus in seconds.
+TINY_ENV = {
+    "LEPTON_BASE_ENCODER": "tiny", "LEPTON_EPOCHS": "5", "LEPTON_BATCH_SIZE": "8",
+    "LEPTON_LEARNING_RATE": "5e-3", "LEPTON_F1_FLOOR": "0.2",
+}
+
+
+@pytest.fixture
+def workspace_env(tmp_path, monkeypatch):
+    """An empty workspace folder with embedded (SQLite) stores, as a new user gets."""
+    home = tmp_path / "ws"
+    env = {"LEPTON_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), **TINY_ENV}
+    for var in ("MLFLOW_TRACKING_URI", "LEPTON_LINEAGE_URL", "LEPTON_MASTER_KEY", "LEPTON_LANDING",
+                "LEPTON_DVC_REMOTE", "LEPTON_DVC_REPO", "LEPTON_KEY_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    (home / "dagster").mkdir(parents=True)
+    return env
+
+
+def _admin():
+    import sqlalchemy as sa
+
+    return sa.create_engine(f"{PG_DSN}/postgres", isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture
+def pg_database():
+    """Creates throwaway databases on the real PostgreSQL server and drops them after."""
+    created = []
+    engine = _admin()
+
+    def make(purpose: str) -> str:
+        import sqlalchemy as sa
+
+        name = f"lepton_test_{purpose}_{uuid.uuid4().hex[:8]}"
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return name
+
+    yield make
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        for name in created:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()

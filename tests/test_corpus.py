@@ -1,0 +1,109 @@
+import json
+
+import pytest
+
+from lepton.corpus.conll import read_conll, spans_to_tags, tags_to_spans
+from lepton.corpus.ingest import ingest_folder, read_records
+from lepton.corpus.jsonl import read_jsonl
+from lepton.corpus.quarantine import Rejection
+from lepton.corpus.records import Record, Span, record_id
+from lepton.corpus.sample import SampleCorpus, write_sample
+
+
+def test_sample_is_deterministic_per_seed_and_prefix_stable(tmp_path):
+    a = list(SampleCorpus(7).documents(50))
+    b = list(SampleCorpus(7).documents(80))[:50]
+    c = list(SampleCorpus(8).documents(50))
+    assert a == b
+    assert a != c
+
+
+def test_sample_spans_match_text_and_cover_all_labels():
+    docs = list(SampleCorpus(13).documents(400))
+    labels = set()
+    for text, spans in docs:
+        for sp in spans:
+            assert text[sp.start:sp.end] == sp.text
+            assert sp.text == sp.text.strip() and sp.text
+            labels.add(sp.label)
+    assert labels == {"PER", "ORG", "LOC", "MISC"}
+    texts = [t for t, _ in docs]
+    assert sum("@" in t for t in texts) > 5, "some documents carry planted e-mail addresses"
+    assert sum("+44 20 7946" in t for t in texts) > 5, "and phone numbers"
+
+
+def test_write_sample_writes_both_formats_and_bounds_size(tmp_path):
+    counts = write_sample(tmp_path, 100, seed=3)
+    assert sorted(counts.values()) == [20, 80]
+    with pytest.raises(ValueError, match="between 1 and 1,000,000"):
+        write_sample(tmp_path, 1_000_001)
+
+
+def test_conll_written_sample_reads_back_with_same_entities(tmp_path):
+    write_sample(tmp_path, 50, seed=5, conll_share=1.0)
+    records = [r for r in read_conll(tmp_path / "sample-5.conll", "s.conll")]
+    assert len(records) == 50 and all(isinstance(r, Record) for r in records)
+    originals = list(SampleCorpus(5).documents(50))
+    for rec, (_, spans) in zip(records, originals):
+        assert [(s.label, s.text) for s in rec.spans] == [(s.label, s.text) for s in spans]
+        for s in rec.spans:
+            assert rec.text[s.start:s.end] == s.text
+
+
+def test_tags_spans_round_trip():
+    text = "Ana Silva joined Acme Corporation in São Paulo ."
+    spans = [Span(0, 9, "PER"), Span(17, 33, "ORG"), Span(37, 46, "LOC")]
+    tokens, tags = zip(*spans_to_tags(text, spans))
+    rebuilt, back = tags_to_spans(list(tokens), list(tags))
+    assert rebuilt == text
+    assert [(s.start, s.end, s.label) for s in back] == [(s.start, s.end, s.label) for s in spans]
+
+
+def test_jsonl_reader_quarantines_with_line_and_rule(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(
+        b'\xef\xbb\xbf{"text": "Ana works at Acme.", "spans": [{"start": 0, "end": 3, "label": "PER"}]}\r\n'
+        b'not json\n'
+        b'\n'
+        b'{"text": ""}\n'
+        b'{"text": "x", "spans": [{"start": "0", "end": 1, "label": "PER"}]}\n'
+        b'{"text": "caf\xff"}\n'
+        b'[1, 2]\n'
+    )
+    items = list(read_jsonl(path, "in.jsonl"))
+    assert isinstance(items[0], Record) and items[0].text == "Ana works at Acme."
+    rejected = [(i.line, i.rule) for i in items if isinstance(i, Rejection)]
+    assert rejected == [(2, "json.invalid"), (4, "text.empty"), (5, "span.offsets_not_int"),
+                        (6, "encoding.not_utf8"), (7, "json.not_object")]
+
+
+def test_conll_reader_rejects_bad_tags_per_document(tmp_path):
+    path = tmp_path / "in.conll"
+    path.write_text("-DOCSTART- -X- -X- O\n\nAna\tB-PER\nruns\tO\n\n-DOCSTART- -X- -X- O\n\n"
+                    "Bob\tX-PER\n\n-DOCSTART- -X- -X- O\n\nlonely\n")
+    items = list(read_conll(path, "in.conll"))
+    assert isinstance(items[0], Record) and items[0].text == "Ana runs"
+    assert [(i.line, i.rule) for i in items[1:]] == [(8, "conll.bad_tag"), (12, "conll.missing_tag")]
+
+
+def test_ingest_ledger_balances_and_quarantines_duplicates_and_unknown_files(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    good = {"text": "Ana works at Acme.", "spans": [{"start": 0, "end": 3, "label": "PER"}]}
+    (landing / "a.jsonl").write_text("\n".join([json.dumps(good), "{broken", json.dumps(good)]) + "\n")
+    (landing / "notes.txt").write_text("hello")
+    report = ingest_folder(landing, tmp_path / "out/records.jsonl", tmp_path / "out/q.jsonl")
+    by_file = {f.source: f for f in report.files}
+    assert by_file["a.jsonl"].records_in == 3
+    assert (by_file["a.jsonl"].accepted, by_file["a.jsonl"].quarantined) == (1, 2)
+    assert by_file["a.jsonl"].rules == {"json.invalid": 1, "record.duplicate": 1}
+    assert by_file["notes.txt"].rules == {"file.unknown_format": 1}
+    assert all(f.balanced for f in report.files)
+    quarantined = [json.loads(line) for line in (tmp_path / "out/q.jsonl").read_text().splitlines()]
+    assert {q["rule"] for q in quarantined} == {"json.invalid", "record.duplicate", "file.unknown_format"}
+    assert len(read_records(tmp_path / "out/records.jsonl")) == report.accepted == 1
+
+
+def test_record_id_is_stable_over_cosmetic_differences_but_not_sources():
+    assert record_id("Ana  works\u00a0here", "a") == record_id("Ana works here", "a")
+    assert record_id("Ana works here", "a") != record_id("Ana works here", "b")
