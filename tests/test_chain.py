@@ -1,0 +1,131 @@
+"""The whole chain, materialised in process as the Dagster UI would launch it."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lepton.corpus.sample import write_sample
+from lepton.lineage.store import LineageStore
+from lepton.settings import Settings
+from lepton.tracking.mlflow_store import MlflowStore
+from pipelines.definitions import build_definitions
+
+DOCS = 160
+
+
+def _run(settings: Settings, instance, selection=None, raise_on_error=True):
+    defs = build_definitions(settings)
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=instance, raise_on_error=raise_on_error,
+                                  asset_selection=selection)
+
+
+def _instance(path: Path):
+    path.mkdir(parents=True, exist_ok=True)
+    return dg.instance_for_test(temp_dir=str(path))
+
+
+def _materialized(result) -> set[str]:
+    return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+
+
+def _mlflow(s: Settings) -> MlflowStore:
+    return MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
+
+
+def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
+    s = Settings.from_env()
+    write_sample(s.landing_dir, DOCS, seed=21)
+    with _instance(tmp_path / "dagster") as instance:
+        result = _run(s, instance)
+    assert result.success
+    assert _materialized(result) == {"raw_documents", "annotations", "dataset_version", "ner_model",
+                                     "registered_model"}
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["evaluated_spans"].value > DOCS
+
+    raw = result.output_for_node("raw_documents")
+    assert raw["accepted"] + raw["quarantined"] == DOCS
+    ds = result.output_for_node("dataset_version")
+    assert sum(ds["rows"].values()) == raw["accepted"]
+    # encrypted at rest, tracked and pushed by DVC
+    enc = Path(ds["path"]) / "train.jsonl.enc"
+    assert enc.read_bytes()[:6] == b"LEPENC"
+    assert b'"text"' not in enc.read_bytes()
+    remote_files = [p for p in Path(s.dvc_remote).rglob("*") if p.is_file()]
+    assert len(remote_files) >= 4
+
+    model = result.output_for_node("ner_model")
+    reg = result.output_for_node("registered_model")
+    run = _mlflow(s).client().get_run(model["run_id"])
+    assert run.data.params["dataset_version"] == ds["version"]
+    assert {"dev_f1", "train_loss", "test_f1"} <= set(run.data.metrics)
+    assert len(_mlflow(s).client().get_metric_history(model["run_id"], "dev_f1")) == 5  # one per epoch
+    champ = _mlflow(s).champion()
+    assert reg["promoted"] == (model["test_f1"] >= s.f1_floor)
+    assert model["test_f1"] > 0.3, "a tiny model learns this corpus well above chance"
+    assert champ is not None and champ["version"] == reg["version"] == 1
+
+    # the served model returns spans
+    import mlflow.pyfunc
+
+    served = mlflow.pyfunc.load_model(f"models:/{s.model_name}@champion")
+    [spans] = served.predict(["Ana Silva joined Acme Corporation in Berlin last May."])
+    assert all({"start", "end", "label", "text", "score"} <= set(sp) for sp in spans)
+
+    # lineage back to the input files
+    store = LineageStore(s.lineage_url)
+    walk = store.upstream(f"model_version:{s.model_name}/1")
+    kinds = {n.kind for _, n, _, _ in walk}
+    assert kinds == {"model_version", "training_run", "dataset_version", "annotation_batch",
+                     "validation_result", "record_batch", "input_file"}
+    files = {n.name for _, n, _, _ in walk if n.kind == "input_file"}
+    assert files == {"sample-21.jsonl", "sample-21.conll"}
+
+    # re-materialising unchanged inputs gives the same dataset version and pushes nothing new
+    with _instance(tmp_path / "dagster2") as instance:
+        again = _run(s, instance, selection=[dg.AssetKey(k) for k in
+                                             ("raw_documents", "annotations", "dataset_version")])
+    assert again.output_for_node("dataset_version")["version"] == ds["version"]
+    mat = [e for e in again.get_asset_materialization_events() if e.asset_key.path == ["dataset_version"]][0]
+    assert mat.materialization.metadata["files_pushed"].value == 0
+
+
+def _bad_landing(landing: Path) -> None:
+    write_sample(landing, 40, seed=4, conll_share=0.0)
+    bad = [
+        {"text": "Ana works at Acme.", "spans": [{"start": 13, "end": 60, "label": "ORG"}]},
+        {"text": "Bob lives in Oslo.", "spans": [{"start": 0, "end": 3, "label": "PERSON"}]},
+    ]
+    (landing / "bad.jsonl").write_text("\n".join(json.dumps(b) for b in bad) + "\n")
+
+
+def test_failed_validation_blocks_dataset_and_model_in_this_and_later_runs(workspace_env, tmp_path):
+    s = Settings.from_env()
+    _bad_landing(s.landing_dir)
+    with _instance(tmp_path / "dagster") as instance:
+        result = _run(s, instance, raise_on_error=False)
+        assert _materialized(result) == {"raw_documents", "annotations"}
+        [check] = result.get_asset_check_evaluations()
+        assert not check.passed
+        assert "bad.jsonl:1 span 0" in check.metadata["failures"].value
+        assert "bad.jsonl:2 span 0" in check.metadata["failures"].value
+        assert "Acme" not in check.metadata["failures"].value
+
+        # A later run that selects only the downstream assets (as a backfill or a retry
+        # would) still refuses the batch whose gate failed.
+        later = _run(s, instance, selection=[dg.AssetKey("dataset_version"), dg.AssetKey("ner_model")],
+                     raise_on_error=False)
+        assert not later.success
+        assert "dataset_version" not in _materialized(later)
+        failure = [e for e in later.all_events if e.event_type_value == "STEP_FAILURE"][0]
+        assert "has no passing validation" in failure.event_specific_data.error.to_string()
+
+    assert not (s.dvc_repo / "datasets").exists()
+    assert _mlflow(s).champion() is None
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException):
+        _mlflow(s).client().get_registered_model(s.model_name)

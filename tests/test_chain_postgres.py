@@ -1,0 +1,50 @@
+"""The same chain with the Dagster instance, the MLflow store and the lineage store on the
+real PostgreSQL server at 127.0.0.1:5432."""
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from lepton.corpus.sample import write_sample
+from lepton.settings import Settings
+from lepton.tracking.mlflow_store import MlflowStore
+from pipelines.definitions import build_definitions
+from tests.conftest import PG_DSN
+
+pytestmark = pytest.mark.postgres
+
+
+def test_whole_chain_on_postgres(workspace_env, pg_database, monkeypatch, tmp_path):
+    dagster_db, mlflow_db, lineage_db = pg_database("dagster"), pg_database("mlflow"), pg_database("lineage")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"{PG_DSN}/{mlflow_db}")
+    monkeypatch.setenv("LEPTON_LINEAGE_URL", f"{PG_DSN}/{lineage_db}")
+    s = Settings.from_env()
+    write_sample(s.landing_dir, 120, seed=8)
+    storage = {"postgres": {"postgres_db": {
+        "hostname": "127.0.0.1", "port": 5432, "username": "postgres", "password": "",
+        "db_name": dagster_db, "scheme": "postgresql+psycopg2"}}}
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster"), overrides={"storage": storage}) as instance:
+        result = build_definitions(s).resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+        assert result.success
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        records = instance.fetch_materializations(dg.AssetKey("registered_model"), limit=1).records
+        assert len(records) == 1
+
+    engine = sa.create_engine(f"{PG_DSN}/{dagster_db}")
+    with engine.connect() as conn:
+        runs = conn.execute(sa.text("select count(*) from runs")).scalar()
+        events = conn.execute(sa.text("select count(*) from event_logs")).scalar()
+    engine.dispose()
+    assert runs == 1 and events > 20
+
+    store = MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
+    assert store.champion()["version"] == 1
+
+    engine = sa.create_engine(f"{PG_DSN}/{lineage_db}")
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(sa.text("select kind, count(*) from lineage_nodes group by kind")).all())
+        edges = conn.execute(sa.text("select count(*) from lineage_edges where run_id is not null")).scalar()
+    engine.dispose()
+    assert kinds["input_file"] == 2 and kinds["model_version"] == 1 and kinds["dataset_version"] == 1
+    assert edges >= 7

@@ -1,0 +1,108 @@
+"""Split, alignment, validation and lineage: the core without an orchestrator."""
+
+from pathlib import Path
+
+import pytest
+
+from lepton.annotation.schema import bio_tags
+from lepton.corpus.records import Record, Span, record_id
+from lepton.corpus.sample import SampleCorpus
+from lepton.datasets.split import split_records
+from lepton.lineage.store import LineageStore
+from lepton.ner.alignment import IGNORE, encode, tags_to_char_spans
+from lepton.ner.encoders import build_tiny
+from lepton.validation.gx_suite import validate_records
+
+REPO = Path(__file__).resolve().parent.parent
+SUITE = REPO / "expectations" / "annotations.json"
+
+
+def _records(n=60):
+    return [Record(record_id(t, "s.jsonl"), "s.jsonl", i + 1, t, tuple(sp))
+            for i, (t, sp) in enumerate(SampleCorpus(1).documents(n))]
+
+
+def test_split_is_document_level_deterministic_and_order_free():
+    ids = [f"r{i}" for i in range(100)]
+    a = split_records(ids, seed=1)
+    assert a == split_records(list(reversed(ids)), seed=1)
+    assert a != split_records(ids, seed=2)
+    assert [len(a[s]) for s in ("train", "dev", "test")] == [80, 10, 10]
+    assert sorted(a["train"] + a["dev"] + a["test"]) == sorted(ids)
+    with pytest.raises(ValueError, match="unique"):
+        split_records(["x", "x", "y"])
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    labels = bio_tags()
+    tok, model = build_tiny([r.text for r in _records(200)], labels)
+    return tok, model, {l: i for i, l in enumerate(labels)}
+
+
+def test_alignment_labels_first_subtoken_and_round_trips(tiny):
+    tok, _, label2id = tiny
+    id2label = {i: l for l, i in label2id.items()}
+    for rec in _records(40):
+        enc = encode(tok, rec.text, rec.spans, label2id, 256)
+        assert not enc.misaligned and not enc.truncated
+        labelled = [i for i, l in enumerate(enc.labels) if l != IGNORE]
+        assert labelled == enc.word_starts
+        tags = [id2label[enc.labels[t]] for t in enc.word_starts]
+        back = tags_to_char_spans(tags, enc.word_spans, rec.text)
+        assert [(s["start"], s["end"], s["label"]) for s in back] == \
+               [(s.start, s.end, s.label) for s in rec.spans]
+
+
+def test_alignment_reports_spans_off_word_boundaries(tiny):
+    tok, _, label2id = tiny
+    enc = encode(tok, "Ana Silva joined Acme.", [Span(1, 9, "PER"), Span(17, 21, "ORG")], label2id, 256)
+    assert enc.misaligned == [Span(1, 9, "PER")]
+    enc = encode(tok, "Ana Silva joined Acme.", [Span(17, 21, "ORG")], label2id, 4)
+    assert enc.truncated == [Span(17, 21, "ORG")]
+
+
+def test_validation_passes_clean_records():
+    report = validate_records(_records(), SUITE)
+    assert report.success, report.summary()
+    assert report.evaluated_rows == sum(len(r.spans) for r in _records())
+
+
+def test_validation_names_failing_rows_without_their_text():
+    good = _records(5)
+    bad = Record("bad1", "bad.jsonl", 7, "Ana works at Acme.",
+                 (Span(0, 3, "PER", "Ana"), Span(13, 40, "ORG"), Span(5, 2, "LOC"), Span(13, 17, "COMPANY", "Acme"),
+                  Span(0, 3, "PER", "Bob")))
+    report = validate_records(good + [bad], SUITE)
+    assert not report.success
+    failed = {o.rule: o for o in report.failed}
+    assert "end <= len(text)" in failed and failed["end <= len(text)"].failing_rows == ["bad.jsonl:7 span 1"]
+    assert "start < end" in failed and failed["start < end"].failing_rows == ["bad.jsonl:7 span 2"]
+    assert any(r.startswith("labels in the schema") for r in failed)
+    assert "span text equals text[start:end]" in failed
+    assert "Bob" not in report.summary() and "COMPANY" not in report.summary()
+
+
+def test_validation_fails_an_empty_batch():
+    report = validate_records([Record("r", "e.jsonl", 1, "no entities here", ())], SUITE)
+    assert not report.success
+    assert [o.rule for o in report.failed] == ["non-empty: a batch with no spans cannot train anything"]
+
+
+def test_lineage_upstream_walks_to_sources_and_is_idempotent(tmp_path):
+    store = LineageStore(f"sqlite:///{tmp_path}/l.db")
+    f = store.add_node("input_file", "a.jsonl@1", name="a.jsonl")
+    b = store.add_node("record_batch", "b1", accepted=3)
+    d = store.add_node("dataset_version", "d1")
+    m = store.add_node("model_version", "ner/1")
+    for src, dst, kind in [(f, b, "derived-from"), (b, d, "derived-from"), (d, m, "trained-on")]:
+        store.add_edge(src, dst, kind, run_id="r1")
+        store.add_edge(src, dst, kind, run_id="r1")
+    assert store.add_node("record_batch", "b1", accepted=99) == b
+    assert store.get(b).attrs == {"accepted": 3}, "a node version is immutable"
+    walk = store.upstream(m)
+    assert [(d_, n.node_id) for d_, n, _, _ in walk] == [(0, m), (1, d), (2, b), (3, f)]
+    text = store.render_upstream(m)
+    assert text.splitlines()[-1].strip().startswith("<-[derived-from]- input_file a.jsonl")
+    with pytest.raises(LookupError):
+        store.upstream("model_version:nope/1")

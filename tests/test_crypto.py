@@ -1,0 +1,96 @@
+import base64
+import os
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from lepton.crypto import envelope
+from lepton.crypto.envelope import CHUNK_SIZE, DecryptionError, decrypt_file, encrypt_file
+from lepton.crypto.keyring import Keyring, KeyringError, load_master_key
+
+KEY = bytes(range(32))
+
+
+def _roundtrip(tmp_path, data: bytes, deterministic=True):
+    src, enc, out = tmp_path / "p", tmp_path / "c", tmp_path / "o"
+    src.write_bytes(data)
+    encrypt_file(src, enc, KEY, "dk-1", "ds", "train.jsonl.enc", deterministic=deterministic)
+    decrypt_file(enc, out, KEY, "ds", "train.jsonl.enc")
+    return enc.read_bytes(), out.read_bytes()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.binary(max_size=3000))
+def test_roundtrip_small_sizes(tmp_path_factory, data):
+    _, out = _roundtrip(tmp_path_factory.mktemp("c"), data)
+    assert out == data
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE])
+def test_roundtrip_at_chunk_boundaries(tmp_path, size):
+    data = os.urandom(size)
+    _, out = _roundtrip(tmp_path, data)
+    assert out == data
+
+
+def test_deterministic_mode_gives_identical_ciphertext_random_mode_does_not(tmp_path):
+    data = b"same content" * 1000
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, _ = _roundtrip(tmp_path / "a", data)
+    b, _ = _roundtrip(tmp_path / "b", data)
+    assert a == b
+    r1, _ = _roundtrip(tmp_path / "a", data, deterministic=False)
+    r2, _ = _roundtrip(tmp_path / "b", data, deterministic=False)
+    assert r1 != r2
+
+
+@pytest.mark.parametrize("tamper", ["flip", "truncate_chunk", "drop_last_chunk", "wrong_path", "wrong_key"])
+def test_tampering_is_detected_and_names_the_file(tmp_path, tamper):
+    data = os.urandom(2 * CHUNK_SIZE + 10)
+    src, enc, out = tmp_path / "p", tmp_path / "c", tmp_path / "o"
+    src.write_bytes(data)
+    encrypt_file(src, enc, KEY, "dk-1", "ds", "train.jsonl.enc")
+    blob = bytearray(enc.read_bytes())
+    path, key = "train.jsonl.enc", KEY
+    if tamper == "flip":
+        blob[-100] ^= 1
+    elif tamper == "truncate_chunk":
+        blob = blob[:-5]
+    elif tamper == "drop_last_chunk":
+        blob = blob[:-(10 + envelope.TAG_SIZE)]
+    elif tamper == "wrong_path":
+        path = "test.jsonl.enc"
+    elif tamper == "wrong_key":
+        key = bytes(32)
+    enc.write_bytes(bytes(blob))
+    with pytest.raises(DecryptionError, match=str(enc)):
+        decrypt_file(enc, out, key, "ds", path)
+    assert not out.exists(), "no partial plaintext is left behind"
+
+
+def test_master_key_file_must_be_private(tmp_path, monkeypatch):
+    monkeypatch.delenv("LEPTON_MASTER_KEY", raising=False)
+    key_file = tmp_path / "keys" / "master.key"
+    key = load_master_key(key_file)
+    assert len(key) == 32 and (key_file.stat().st_mode & 0o777) == 0o600
+    assert load_master_key(key_file) == key
+    key_file.chmod(0o644)
+    with pytest.raises(KeyringError, match="0600"):
+        load_master_key(key_file)
+
+
+def test_master_key_from_environment_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEPTON_MASTER_KEY", base64.b64encode(KEY).decode())
+    assert load_master_key(tmp_path / "absent.key") == KEY
+
+
+def test_keyring_stores_only_wrapped_keys_and_refuses_another_kek(tmp_path):
+    ring = Keyring(tmp_path / "keyring.json", KEY)
+    key_id, data_key = ring.data_key_for("ner")
+    assert ring.data_key_for("ner") == (key_id, data_key)
+    assert data_key.hex() not in (tmp_path / "keyring.json").read_text()
+    assert base64.b64encode(data_key).decode() not in (tmp_path / "keyring.json").read_text()
+    assert Keyring(tmp_path / "keyring.json", KEY).unwrap(key_id) == data_key
+    with pytest.raises(KeyringError, match="not the current master key"):
+        Keyring(tmp_path / "keyring.json", bytes(32)).unwrap(key_id)
