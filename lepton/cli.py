@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,8 +109,11 @@ def demo(docs: int, seed: int) -> None:
     ctx = click.get_current_context()
     ctx.invoke(sample, out_dir=s.landing_dir, docs=docs, seed=seed, conll_share=0.2)
     env = {**os.environ, "LEPTON_HOME": str(s.home), "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(s.dagster_home))}
-    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     repo_root = Path(__file__).resolve().parent.parent
+    instance_yaml = Path(env["DAGSTER_HOME"]) / "dagster.yaml"
+    if not instance_yaml.exists():
+        instance_yaml.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(repo_root / "deploy" / "dagster.local.yaml", instance_yaml)
     cmd = [str(Path(sys.executable).with_name("dagster")), "asset", "materialize",
            "-m", "pipelines.definitions", "--select", "*"]
     click.echo("$ " + " ".join(cmd))
