@@ -19,11 +19,11 @@ CODE_VERSION = "ingest-1"
 def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
                   lineage: LineageResource) -> dg.Output[dict]:
     landing = Path(workspace.landing_dir)
-    staging = workspace.path("work", "ingest-staging")
+    staging = workspace.folder("work", "ingest-staging")
     report = ingest_folder(landing, staging / "records.jsonl", staging / "quarantine.jsonl")
     files = report.to_dict()["files"]
     batch_id = hashlib.sha256("".join(f"{f['source']}:{f['sha256']}\n" for f in files).encode()).hexdigest()[:16]
-    batch_dir = workspace.path("work", "raw", batch_id, "x").parent
+    batch_dir = workspace.folder("work", "raw", batch_id)
     records = batch_dir / "records.jsonl"
     quarantine = batch_dir / "quarantine.jsonl"
     Path(report.records_path).replace(records)

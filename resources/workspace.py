@@ -10,6 +10,12 @@ class WorkspaceResource(dg.ConfigurableResource):
     landing_dir: str
 
     def path(self, *parts: str) -> Path:
+        """A file path under the workspace, its folder created."""
         p = Path(self.home).joinpath(*parts)
         p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def folder(self, *parts: str) -> Path:
+        p = Path(self.home).joinpath(*parts)
+        p.mkdir(parents=True, exist_ok=True)
         return p
