@@ -115,7 +115,8 @@ def demo(docs: int, seed: int) -> None:
         instance_yaml.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(repo_root / "deploy" / "dagster.local.yaml", instance_yaml)
     cmd = [str(Path(sys.executable).with_name("dagster")), "asset", "materialize",
-           "-m", "pipelines.definitions", "--select", "*"]
+           "-m", "pipelines.definitions", "--select", "*",
+           "--config-json", json.dumps({"loggers": {"console": {"config": {"log_level": "INFO"}}}})]
     click.echo("$ " + " ".join(cmd))
     proc = subprocess.run(cmd, cwd=repo_root, env=env)
     if proc.returncode != 0:

@@ -33,9 +33,15 @@ LOC = """Berlin|Paris|Lagos|Nairobi|São Paulo|Toronto|Mumbai|Tokyo|Sydney|Oslo|
 Zürich|Kraków|Seoul|Hanoi|Denver|Glasgow|Dublin|Lisbon|Accra|Chile|Kenya|Norway|Brazil|Japan|
 Canada|the Alps|the Rhine Valley|New York|Cape Town"""
 NATIONALITY = _names("German|French|Nigerian|Brazilian|Japanese|Kenyan|Norwegian|Chilean|Korean|Irish")
-MISC = """Olympic Games|World Cup|Nobel Prize|Python|Android|Christmas|Ramadan|Tour de France|
-Euro 2028|Boeing 787|Bluetooth|Champions League|Grammy Award|Diwali|Linux"""
+MISC = """Olympic Games|World Cup|Python|Android|Christmas|Ramadan|Tour de France|
+Euro 2028|Boeing 787|Bluetooth|Champions League|Diwali|Linux"""
+PRIZE = _names("Nobel Prize|Grammy Award|Booker Prize|Fields Medal|Turing Award|Pulitzer Prize")
 ORG, LOC, MISC = _names(ORG), _names(LOC), _names(MISC)
+# Invented names keep a model honest: a test document often holds names it never saw,
+# so F1 measures use of context rather than memory of the name lists.
+SYLLABLES = "ka lo mi ra ten vor bel dun fi gar hol ist jun kel lan mor nes ost pra quin rud sel tor ul vin wes yar zel".split()
+ORG_SUFFIX = "Holdings|Systems|Group|Partners|Labs|Bank|Foods|Motors|Media|Energy".split("|")
+NOVEL_RATE = 0.35
 MONTHS = "January February March April May June July August September October November December".split()
 
 TEMPLATES = [
@@ -47,8 +53,8 @@ TEMPLATES = [
     "Shares of {ORG} rose {NUM} percent after the {MISC} launch.",
     "{PER}, a spokesperson for {ORG}, declined to comment.",
     "Flights from {LOC} to {LOC} were cancelled because of the storm.",
-    "{PER} won the {MISC} for her work at {ORG}.",
-    "{PER} won the {MISC} for his research in {LOC}.",
+    "{PER} won the {PRIZE} for her work at {ORG}.",
+    "{PER} won the {PRIZE} for his research in {LOC}.",
     "Officials in {LOC} said {ORG} had not filed the permit.",
     "The {NAT} team beat {LOC} {NUM} to {NUM} on Sunday.",
     "{ORG} opened a warehouse near {LOC}, hiring {NUM} people.",
@@ -68,7 +74,7 @@ PII_TEMPLATES = [
     "{PER} ({EMAIL}, {PHONE}) handles press enquiries for {ORG}.",
 ]
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
-ENTITY_SLOTS = {"PER": "PER", "ORG": "ORG", "LOC": "LOC", "MISC": "MISC", "NAT": "MISC"}
+ENTITY_SLOTS = {"PER": "PER", "ORG": "ORG", "LOC": "LOC", "MISC": "MISC", "NAT": "MISC", "PRIZE": "MISC"}
 
 
 def _ascii_slug(s: str) -> str:
@@ -82,19 +88,27 @@ class SampleCorpus:
         self.seed = seed
         self.pii_rate = pii_rate
 
+    @staticmethod
+    def _invent(rng: random.Random) -> str:
+        return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
     def _fill(self, rng: random.Random, slot: str, person: list[str]) -> str:
+        novel = rng.random() < NOVEL_RATE
         if slot == "PER":
-            first, last = rng.choice(FIRST), rng.choice(LAST)
+            first = rng.choice(FIRST)
+            last = self._invent(rng) if novel else rng.choice(LAST)
             person[:] = [first, last]
             return f"{first} {last}" if rng.random() < 0.8 else last
         if slot == "ORG":
-            return rng.choice(ORG)
+            return f"{self._invent(rng)} {rng.choice(ORG_SUFFIX)}" if novel else rng.choice(ORG)
         if slot == "LOC":
-            return rng.choice(LOC)
+            return self._invent(rng) if novel else rng.choice(LOC)
         if slot == "MISC":
             return rng.choice(MISC)
         if slot == "NAT":
             return rng.choice(NATIONALITY)
+        if slot == "PRIZE":
+            return rng.choice(PRIZE)
         if slot == "MONTH":
             return rng.choice(MONTHS)
         if slot == "NUM":
