@@ -48,3 +48,23 @@ def test_whole_chain_on_postgres(workspace_env, pg_database, monkeypatch, tmp_pa
     engine.dispose()
     assert kinds["input_file"] == 2 and kinds["model_version"] == 1 and kinds["dataset_version"] == 1
     assert edges >= 7
+
+
+def test_production_instance_config_puts_dagster_storage_on_postgres(pg_database, monkeypatch, tmp_path):
+    """deploy/dagster.yaml, with credentials only from the environment, loads a working instance."""
+    import shutil
+
+    from tests.conftest import REPO
+
+    db = pg_database("deploy")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    for k, v in {"DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432",
+                 "DAGSTER_PG_USER": "postgres", "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": db}.items():
+        monkeypatch.setenv(k, v)
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+        assert instance.get_runs_count() == 0
