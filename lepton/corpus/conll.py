@@ -113,9 +113,7 @@ def read_conll(path: Path, source: str) -> Iterator[Record | Rejection]:
             if not doc_mode:
                 yield from flush()
             continue
-        if not tokens and not raw_lines and not doc_mode:
-            doc_line = line_no
-        if not tokens and not raw_lines and doc_mode and doc_line == 0:
+        if not raw_lines and not doc_mode:  # in sentence mode a record starts at its first token
             doc_line = line_no
         raw_lines.append(line)
         cols = stripped.split()
