@@ -150,7 +150,7 @@ def train(model, tokenizer, train_records: list[Record], dev_records: list[Recor
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
-            loss_sum += float(loss)
+            loss_sum += loss.item()
             n += 1
             if progress and (step % 20 == 0 or step == steps_per_epoch):
                 progress(f"epoch {epoch}/{cfg.epochs} step {step}/{steps_per_epoch} loss {loss_sum / n:.4f}")
