@@ -19,7 +19,7 @@ class GateNotPassed(Exception):
 @dg.asset(
     group_name="dataset", kinds={"dvc", "python"}, owners=["team:data-platform"],
     code_version=CODE_VERSION, pool="dvc",
-    description="Document-level train/dev/test split, encrypted (AES-256-GCM under a wrapped data key), "
+    description="Document-level, label-stratified train/dev/test split, encrypted (AES-256-GCM under a wrapped data key), "
                 "tracked and pushed by DVC. Refuses an annotation batch without a passing validation.",
 )
 def dataset_version(context: dg.AssetExecutionContext, annotations: dict, dvc: DvcResource,
@@ -32,6 +32,7 @@ def dataset_version(context: dg.AssetExecutionContext, annotations: dict, dvc: D
         raise GateNotPassed(f"annotation batch {annotations['batch_id']} has no passing validation; "
                             "fix the batch and re-run the annotations_contract check")
     store = dvc.store()
+    store.install_pipeline_file(dvc.pipeline_file)
     out_dir = store.repo_dir / "datasets" / DATASET
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -43,8 +44,10 @@ def dataset_version(context: dg.AssetExecutionContext, annotations: dict, dvc: D
     tracked = store.add_and_push(out_dir)
     version = tracked["md5"].removesuffix(".dir")
     rows = {split: entry["rows"] for split, entry in manifest["splits"].items()}
+    store.record_version(DATASET, version, key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
+                         rows=rows, annotation_batch=annotations["batch_id"], dagster_run_id=context.run.run_id)
     stage.dataset(version, annotations["batch_id"], validation, dataset=DATASET, key_id=manifest["key_id"],
-                  **{f"rows_{k}": v for k, v in rows.items()})
+                  merkle_root=manifest["merkle_root"], **{f"rows_{k}": v for k, v in rows.items()})
     return dg.Output(
         {"version": version, "path": str(out_dir), "dataset": DATASET, "rows": rows,
          "annotation_batch": annotations["batch_id"]},
@@ -54,6 +57,8 @@ def dataset_version(context: dg.AssetExecutionContext, annotations: dict, dvc: D
             "files_pushed": tracked["pushed"],
             "rows_train": rows["train"], "rows_dev": rows["dev"], "rows_test": rows["test"],
             "key_id": manifest["key_id"],
+            "merkle_root": manifest["merkle_root"],
+            "restore": f"lepton dataset restore {version} <dir>",
             "labels_per_split": dg.MetadataValue.json(manifest["labels"]),
             "dvc_file": dg.MetadataValue.path(tracked["dvc_file"]),
             "lineage_node": f"dataset_version:{version}",

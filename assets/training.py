@@ -3,8 +3,8 @@ from pathlib import Path
 import dagster as dg
 
 from assets._context import stage_lineage
-from lepton.ner.run import train_and_log
-from resources import KeyringResource, LineageResource, MlflowResource, TrainingResource
+from lepton.ner.run import dvc_training_outputs, train_and_log
+from resources import DvcResource, KeyringResource, LineageResource, MlflowResource, TrainingResource
 
 CODE_VERSION = "training-1"
 
@@ -16,8 +16,8 @@ CODE_VERSION = "training-1"
                 "per-epoch metrics, seqeval entity P/R/F1, a training curve and the span model go to MLflow.",
 )
 def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring: KeyringResource,
-              mlflow: MlflowResource, training: TrainingResource,
-              lineage: LineageResource) -> dg.Output[dict]:
+              mlflow: MlflowResource, training: TrainingResource, lineage: LineageResource,
+              dvc: DvcResource) -> dg.Output[dict]:
     store = mlflow.store()
     result = train_and_log(
         Path(dataset_version["path"]), dataset_version["version"], keyring.keyring(), store,
@@ -26,6 +26,9 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
         progress=context.log.info,
     )
     run = store.client().get_run(result["run_id"])
+    dvc_store = dvc.store()
+    for rel_path, text in dvc_training_outputs(result).items():  # read by `dvc metrics/plots show`
+        dvc_store.write_text(rel_path, text)
     test = result["test"]
     stage_lineage(context, lineage, CODE_VERSION).training(
         result["run_id"], dataset_version["version"], base_encoder=training.base_encoder,

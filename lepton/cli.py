@@ -39,6 +39,127 @@ def sample(out_dir: Path | None, docs: int, seed: int, conll_share: float) -> No
         click.echo(f"wrote {n} documents to {path}")
 
 
+def _keyring(s: Settings):
+    from lepton.crypto.keyring import Keyring, load_master_key
+
+    return Keyring(s.home / "keys" / "keyring.json", load_master_key(s.key_file, create=False))
+
+
+def _dvc(s: Settings):
+    from lepton.datasets.dvc_store import DvcStore
+
+    return DvcStore(s.dvc_repo, s.dvc_remote)
+
+
+@main.group()
+def dataset() -> None:
+    """Encrypted, DVC-versioned dataset versions."""
+
+
+@dataset.command("list")
+@click.option("--name", default="ner", show_default=True)
+def dataset_list(name: str) -> None:
+    """Versions of a dataset, oldest first."""
+    for v in _dvc(Settings.from_env()).versions(name):
+        click.echo(f"{v['version']}  {v['recorded_at'][:19]}  key={v['key_id']}  rows={v.get('rows')}  "
+                   f"merkle={v['merkle_root'][:16]}")
+
+
+@dataset.command("restore")
+@click.argument("version")
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+def dataset_restore(version: str, target: Path) -> None:
+    """Fetch VERSION from the DVC remote, verify it and decrypt it into TARGET."""
+    import tempfile
+
+    from lepton.crypto.envelope import DecryptionError
+    from lepton.crypto.keyring import KeyringError
+    from lepton.datasets.version import IntegrityError, decrypt_verified
+
+    s = Settings.from_env()
+    if target.exists() and any(target.iterdir()):
+        raise click.ClickException(f"{target} is not empty")
+    with tempfile.TemporaryDirectory(prefix="lepton-restore-", dir=s.home) as tmp:
+        fetched = _dvc(s).fetch_directory(version.removesuffix(".dir"), Path(tmp) / "ciphertext")
+        try:
+            manifest = decrypt_verified(fetched, _keyring(s), target)
+        except (DecryptionError, IntegrityError, KeyringError) as exc:
+            raise click.ClickException(str(exc)) from None
+    rows = {k: v["rows"] for k, v in manifest["splits"].items()}
+    click.echo(f"restored {manifest['dataset']} version {version} into {target}: {rows}, "
+               f"Merkle root {manifest['merkle_root']} verified")
+
+
+@dataset.command("rotate-key")
+@click.option("--name", default="ner", show_default=True)
+def dataset_rotate_key(name: str) -> None:
+    """Re-encrypt the current version under a new data key and retire the old key."""
+    from lepton.datasets.version import reencrypt_under_new_key
+    from lepton.lineage.store import LineageStore
+
+    s = Settings.from_env()
+    store = _dvc(s)
+    versions = store.versions(name)
+    if not versions:
+        raise click.ClickException(f"dataset {name} has no versions yet")
+    work = s.dvc_repo / "datasets" / name
+    manifest = reencrypt_under_new_key(work, _keyring(s))
+    tracked = store.add_and_push(work)
+    new = tracked["md5"].removesuffix(".dir")
+    rows = {k: v["rows"] for k, v in manifest["splits"].items()}
+    store.record_version(name, new, key_id=manifest["key_id"], merkle_root=manifest["merkle_root"], rows=rows,
+                         reencrypted_from=versions[-1]["version"])
+    lineage = LineageStore(s.lineage_url)
+    nid = lineage.add_node("dataset_version", new, dataset=name, key_id=manifest["key_id"],
+                           merkle_root=manifest["merkle_root"])
+    old = f"dataset_version:{versions[-1]['version']}"
+    if lineage.get(old) is not None:
+        lineage.add_edge(old, nid, "reencrypted-from")
+    click.echo(f"{name}: version {versions[-1]['version']} re-encrypted as {new} under {manifest['key_id']}; "
+               f"the previous key is retired")
+
+
+@main.group()
+def keys() -> None:
+    """The master key and the data keys it wraps."""
+
+
+@keys.command("list")
+def keys_list() -> None:
+    ring = _keyring(Settings.from_env())
+    click.echo(f"master key {ring.kek_id}")
+    for key_id, e in sorted(ring.entries().items()):
+        click.echo(f"{key_id}  dataset={e['dataset']}  state={e['state']}  wrapped-by={e['kek_id']}")
+
+
+@keys.command("rotate-kek")
+def keys_rotate_kek() -> None:
+    """Generate a new master key and re-wrap every data key under it; data is untouched."""
+    import base64
+
+    from lepton.crypto.keyring import MASTER_KEY_ENV, new_master_key_file
+
+    s = Settings.from_env()
+    if os.environ.get(MASTER_KEY_ENV):
+        raise click.ClickException(f"the master key comes from {MASTER_KEY_ENV}: rotate it in the system "
+                                   "that sets it, using Keyring.rotate_kek from a script")
+    ring = _keyring(s)
+    staged = s.key_file.with_name(s.key_file.name + ".new")
+    new_master_key_file(staged)  # kept until the keyring is re-wrapped, so a crash loses nothing
+    n = ring.rotate_kek(base64.b64decode(staged.read_bytes().strip()))
+    os.replace(staged, s.key_file)
+    click.echo(f"re-wrapped {n} data keys under {ring.kek_id}; the old master key is gone")
+
+
+@keys.command("shred")
+@click.argument("key_id")
+@click.confirmation_option(prompt="Destroying a data key makes every dataset version under it unreadable. Continue?")
+def keys_shred(key_id: str) -> None:
+    """Crypto-shred: destroy a data key so the data encrypted under it can never be read."""
+    _keyring(Settings.from_env()).destroy(key_id)
+    click.echo(f"{key_id} destroyed")
+
+
 @main.group()
 def lineage() -> None:
     """Query the governance lineage graph."""

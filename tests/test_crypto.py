@@ -94,3 +94,59 @@ def test_keyring_stores_only_wrapped_keys_and_refuses_another_kek(tmp_path):
     assert Keyring(tmp_path / "keyring.json", KEY).unwrap(key_id) == data_key
     with pytest.raises(KeyringError, match="not the current master key"):
         Keyring(tmp_path / "keyring.json", bytes(32)).unwrap(key_id)
+
+
+SMALL = 64  # a small chunk size makes every boundary case cheap to reach
+
+
+def _encrypt_small(tmp, data: bytes, deterministic=True):
+    src, enc = tmp / "p", tmp / "c"
+    src.write_bytes(data)
+    encrypt_file(src, enc, KEY, "dk-1", "ds", "f", deterministic=deterministic, chunk_size=SMALL)
+    return enc
+
+
+sizes = st.one_of(st.sampled_from([0, SMALL, 2 * SMALL, 3 * SMALL, SMALL - 1, SMALL + 1]),
+                  st.integers(min_value=0, max_value=5 * SMALL))
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=sizes, seed=st.integers(0, 2**32 - 1), deterministic=st.booleans())
+def test_property_roundtrip_over_sizes_and_chunk_multiples(tmp_path_factory, size, seed, deterministic):
+    import random
+
+    tmp = tmp_path_factory.mktemp("p")
+    data = random.Random(seed).randbytes(size)
+    enc = _encrypt_small(tmp, data, deterministic)
+    decrypt_file(enc, tmp / "o", KEY, "ds", "f")
+    assert (tmp / "o").read_bytes() == data
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=sizes, where=st.floats(0, 1, exclude_max=True), bit=st.integers(0, 7))
+def test_property_any_flipped_bit_is_detected(tmp_path_factory, size, where, bit):
+    tmp = tmp_path_factory.mktemp("f")
+    enc = _encrypt_small(tmp, bytes(size))
+    blob = bytearray(enc.read_bytes())
+    blob[int(where * len(blob))] ^= 1 << bit
+    enc.write_bytes(bytes(blob))
+    with pytest.raises(DecryptionError, match=str(enc)):
+        decrypt_file(enc, tmp / "o", KEY, "ds", "f")
+
+
+def test_reordered_chunks_are_detected(tmp_path):
+    enc = _encrypt_small(tmp_path, bytes(range(256)) * 2)
+    header_len = len(envelope.read_header(enc)["header"])
+    blob = enc.read_bytes()
+    block = SMALL + envelope.TAG_SIZE
+    chunks = [blob[header_len + i:header_len + i + block] for i in range(0, len(blob) - header_len, block)]
+    chunks[0], chunks[1] = chunks[1], chunks[0]
+    enc.write_bytes(blob[:header_len] + b"".join(chunks))
+    with pytest.raises(DecryptionError, match="chunk 0 failed authentication"):
+        decrypt_file(enc, tmp_path / "o", KEY, "ds", "f")
+
+
+def test_file_swapped_to_another_dataset_is_detected(tmp_path):
+    enc = _encrypt_small(tmp_path, b"x" * 100)
+    with pytest.raises(DecryptionError, match=str(enc)):
+        decrypt_file(enc, tmp_path / "o", KEY, "other-dataset", "f")

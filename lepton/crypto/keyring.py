@@ -1,9 +1,10 @@
 """The master key (KEK) and the data keys it wraps.
 
 Keys never live in settings or logs: the KEK comes from an environment variable or a
-key file that must be private (0600), and data keys are stored only wrapped (RFC 3394
-AES key wrap), so the keyring file on its own is worthless and rotating the KEK means
-re-wrapping a few bytes per dataset, not re-encrypting data.
+key file that must be private (0600), behind `MasterKeyProvider` so a KMS can take its
+place. Data keys are stored only wrapped (RFC 3394 AES key wrap), so the keyring file on
+its own is worthless, and rotating the KEK means re-wrapping a few bytes per dataset,
+never re-encrypting data (ciphertext and DVC hashes stay the same).
 """
 
 from __future__ import annotations
@@ -14,19 +15,63 @@ import json
 import os
 import secrets
 import stat
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
-from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 MASTER_KEY_ENV = "LEPTON_MASTER_KEY"
+ACTIVE, RETIRED, DESTROYED = "active", "retired", "destroyed"
 
 
 class KeyringError(Exception):
     """Raised for key problems; never carries key material."""
 
 
-def _kek_id(kek: bytes) -> str:
-    return "kek-" + hashlib.sha256(b"lepton-kek-id" + kek).hexdigest()[:12]
+class MasterKeyProvider(Protocol):
+    """What a KMS must offer: an id for the key, and wrap/unwrap of data keys under it."""
+
+    key_id: str
+
+    def wrap(self, data_key: bytes) -> bytes: ...
+
+    def unwrap(self, wrapped: bytes) -> bytes: ...
+
+
+class LocalMasterKey:
+    def __init__(self, key: bytes):
+        if len(key) != 32:
+            raise KeyringError("a master key must be 32 bytes")
+        self._key = key
+        self.key_id = "kek-" + hashlib.sha256(b"lepton-kek-id" + key).hexdigest()[:12]
+
+    def wrap(self, data_key: bytes) -> bytes:
+        return aes_key_wrap(self._key, data_key)
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        try:
+            return aes_key_unwrap(self._key, wrapped)
+        except InvalidUnwrap:
+            raise KeyringError(f"master key {self.key_id} cannot unwrap this data key") from None
+
+    @classmethod
+    def from_settings(cls, key_file: Path | None, create: bool = True) -> "LocalMasterKey":
+        return cls(load_master_key(key_file, create=create))
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Creates or replaces a file that only its owner can read, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def new_master_key_file(key_file: Path) -> None:
+    write_private(Path(key_file), base64.b64encode(secrets.token_bytes(32)))
 
 
 def load_master_key(key_file: Path | None, create: bool = True) -> bytes:
@@ -43,10 +88,7 @@ def load_master_key(key_file: Path | None, create: bool = True) -> bytes:
     if not key_file.exists():
         if not create:
             raise KeyringError(f"master key file {key_file} does not exist")
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(base64.b64encode(secrets.token_bytes(32)))
+        new_master_key_file(key_file)
     mode = stat.S_IMODE(key_file.stat().st_mode)
     if mode & 0o077:
         raise KeyringError(f"master key file {key_file} has mode {oct(mode)}; it must be 0600")
@@ -57,43 +99,102 @@ def load_master_key(key_file: Path | None, create: bool = True) -> bytes:
 
 
 class Keyring:
-    """Wrapped data keys by id, in a JSON file beside the workspace's other state."""
+    """Wrapped data keys by id, in a private JSON file beside the workspace's other state.
 
-    def __init__(self, path: Path, master_key: bytes):
+    A data key is active (used to encrypt), retired (rotated out: refused, so data left
+    under it is re-encrypted rather than quietly trusted) or destroyed (crypto-shredded:
+    its wrapped bytes are gone and nothing under it can be read again).
+    """
+
+    def __init__(self, path: Path, master: MasterKeyProvider | bytes):
         self.path = Path(path)
-        self._kek = master_key
-        self.kek_id = _kek_id(master_key)
-        self._entries: dict[str, dict] = (
-            json.loads(self.path.read_text()) if self.path.exists() else {}
-        )
+        self.master = LocalMasterKey(master) if isinstance(master, bytes) else master
+        self._entries: dict[str, dict] = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    @property
+    def kek_id(self) -> str:
+        return self.master.key_id
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._entries, indent=2, sort_keys=True))
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(self._entries, indent=2, sort_keys=True).encode())
 
-    def data_key_for(self, dataset: str) -> tuple[str, bytes]:
-        """The dataset's current data key, created on first use (one key per dataset keeps
-        deterministic encryption stable across versions and makes shredding per dataset)."""
-        for key_id, entry in self._entries.items():
-            if entry["dataset"] == dataset and entry.get("active", True):
-                return key_id, self.unwrap(key_id)
+    def entries(self) -> dict[str, dict]:
+        """Key ids and their state, without the wrapped bytes."""
+        return {k: {f: v for f, v in e.items() if f != "wrapped"} for k, e in self._entries.items()}
+
+    def _create(self, dataset: str) -> tuple[str, bytes]:
         key = secrets.token_bytes(32)
         key_id = f"dk-{dataset}-{secrets.token_hex(4)}"
         self._entries[key_id] = {
-            "dataset": dataset,
-            "kek_id": self.kek_id,
-            "wrapped": base64.b64encode(aes_key_wrap(self._kek, key)).decode(),
-            "active": True,
+            "dataset": dataset, "kek_id": self.kek_id, "state": ACTIVE,
+            "wrapped": base64.b64encode(self.master.wrap(key)).decode(),
+            "created_at": datetime.now(timezone.utc).isoformat(),
         }
         self._save()
         return key_id, key
 
+    def active_key_id(self, dataset: str) -> str | None:
+        for key_id, entry in self._entries.items():
+            if entry["dataset"] == dataset and entry["state"] == ACTIVE:
+                return key_id
+        return None
+
+    def data_key_for(self, dataset: str) -> tuple[str, bytes]:
+        """The dataset's active data key, created on first use. One key per dataset keeps
+        deterministic encryption stable across versions and makes shredding per dataset."""
+        key_id = self.active_key_id(dataset)
+        if key_id is not None:
+            return key_id, self.unwrap(key_id)
+        return self._create(dataset)
+
     def unwrap(self, key_id: str) -> bytes:
         entry = self._entries.get(key_id)
         if entry is None:
-            raise KeyringError(f"data key {key_id} is not in the keyring (destroyed or never created)")
+            raise KeyringError(f"data key {key_id} is not in the keyring")
+        if entry["state"] == DESTROYED:
+            raise KeyringError(f"data key {key_id} was destroyed (crypto-shredded) at "
+                               f"{entry.get('destroyed_at')}: data encrypted under it cannot be read")
+        if entry["state"] == RETIRED:
+            raise KeyringError(f"data key {key_id} is retired (rotated to {entry.get('successor')}); "
+                               "use the dataset version re-encrypted under its successor")
         if entry["kek_id"] != self.kek_id:
-            raise KeyringError(f"data key {key_id} is wrapped by {entry['kek_id']}, not the current master key {self.kek_id}")
-        return aes_key_unwrap(self._kek, base64.b64decode(entry["wrapped"]))
+            raise KeyringError(f"data key {key_id} is wrapped by {entry['kek_id']}, "
+                               f"not the current master key {self.kek_id}")
+        return self.master.unwrap(base64.b64decode(entry["wrapped"]))
+
+    def rotate_kek(self, new_master: MasterKeyProvider | bytes) -> int:
+        """Re-wraps every live data key under the new master key; returns how many."""
+        new = LocalMasterKey(new_master) if isinstance(new_master, bytes) else new_master
+        n = 0
+        for key_id, entry in self._entries.items():
+            if entry["state"] == DESTROYED:
+                continue
+            if entry["kek_id"] != self.kek_id:
+                raise KeyringError(f"data key {key_id} is wrapped by {entry['kek_id']}, "
+                                   f"not the current master key {self.kek_id}")
+            plain = self.master.unwrap(base64.b64decode(entry["wrapped"]))
+            entry["wrapped"] = base64.b64encode(new.wrap(plain)).decode()
+            entry["kek_id"] = new.key_id
+            n += 1
+        self.master = new
+        self._save()
+        return n
+
+    def rotate_data_key(self, dataset: str) -> tuple[str | None, str, bytes]:
+        """Retires the active key and creates its successor: (old id, new id, new key).
+        The caller re-encrypts what it still needs *before* calling this."""
+        old = self.active_key_id(dataset)
+        new_id, new_key = self._create(dataset)
+        if old is not None:
+            self._entries[old].update(state=RETIRED, successor=new_id,
+                                      retired_at=datetime.now(timezone.utc).isoformat())
+            self._save()
+        return old, new_id, new_key
+
+    def destroy(self, key_id: str) -> None:
+        entry = self._entries.get(key_id)
+        if entry is None:
+            raise KeyringError(f"data key {key_id} is not in the keyring")
+        entry.pop("wrapped", None)
+        entry.update(state=DESTROYED, destroyed_at=datetime.now(timezone.utc).isoformat())
+        self._save()

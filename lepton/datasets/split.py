@@ -1,28 +1,52 @@
-"""Document-level, seeded split: a document (and every span in it) lands in exactly one
-split, and the same records with the same seed always give the same split, whatever
-order they arrived in."""
+"""Document-level, seeded, label-stratified split.
+
+A document (and every span in it) lands in exactly one split. Documents are grouped by
+a stratum (by default the rarest label they contain) and each stratum is cut in the
+same proportions, so a rare label is not left out of dev or test by chance. The same
+records with the same seed always give the same split, whatever order they arrived in.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter, defaultdict
 
 SPLITS = ("train", "dev", "test")
 
 
+def rarest_label_strata(labels_by_record: dict[str, list[str]]) -> dict[str, str]:
+    freq = Counter(l for labels in labels_by_record.values() for l in set(labels))
+    return {rid: (min(set(labels), key=lambda l: (freq[l], l)) if labels else "(none)")
+            for rid, labels in labels_by_record.items()}
+
+
+def _cut(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
+    if n < 3:
+        return n, 0, 0
+    n_dev = max(1, round(n * fractions[1]))
+    n_test = max(1, round(n * fractions[2]))
+    return n - n_dev - n_test, n_dev, n_test
+
+
 def split_records(record_ids: list[str], seed: int = 13,
-                  fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> dict[str, list[str]]:
+                  fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+                  strata: dict[str, str] | None = None) -> dict[str, list[str]]:
     if abs(sum(fractions) - 1.0) > 1e-9:
         raise ValueError(f"split fractions must sum to 1, got {fractions}")
-    unique = sorted(set(record_ids))
+    unique = set(record_ids)
     if len(unique) != len(record_ids):
         raise ValueError("record ids must be unique before splitting")
-    order = sorted(unique, key=lambda rid: hashlib.sha256(f"{seed}:{rid}".encode()).digest())
-    n = len(order)
-    n_dev = max(1, round(n * fractions[1])) if n >= 3 else 0
-    n_test = max(1, round(n * fractions[2])) if n >= 3 else 0
-    n_train = n - n_dev - n_test
-    return {
-        "train": order[:n_train],
-        "dev": order[n_train:n_train + n_dev],
-        "test": order[n_train + n_dev:],
-    }
+    groups: dict[str, list[str]] = defaultdict(list)
+    for rid in unique:
+        groups[(strata or {}).get(rid, "")].append(rid)
+    out: dict[str, list[str]] = {s: [] for s in SPLITS}
+    # Small strata would each round to zero; they are pooled so their documents still spread.
+    pooled = [rid for g, ids in groups.items() if len(ids) < 3 for rid in ids]
+    cut_groups = [ids for ids in groups.values() if len(ids) >= 3] + ([pooled] if pooled else [])
+    for ids in cut_groups:
+        order = sorted(ids, key=lambda rid: hashlib.sha256(f"{seed}:{rid}".encode()).digest())
+        n_train, n_dev, _ = _cut(len(order), fractions)
+        out["train"] += order[:n_train]
+        out["dev"] += order[n_train:n_train + n_dev]
+        out["test"] += order[n_train + n_dev:]
+    return {s: sorted(ids) for s, ids in out.items()}

@@ -1,9 +1,10 @@
 """A dataset version: split, serialised deterministically, encrypted, and described by a
 manifest that travels with the data in DVC.
 
-Everything written here is a pure function of the records, the seed and the key, so
-re-building from unchanged inputs yields byte-identical files and DVC sees no new
-version.
+Everything written here is a pure function of the records, the seed and the data key,
+so re-building from unchanged inputs yields byte-identical files and DVC sees no new
+version. The manifest commits to every record (per-record HMACs and a Merkle root) and
+carries its own MAC, so a restore can prove it got back exactly what was stored.
 """
 
 from __future__ import annotations
@@ -15,12 +16,20 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from lepton.corpus.records import Record
 from lepton.crypto.envelope import decrypt_file, encrypt_file
-from lepton.crypto.keyring import Keyring
-from lepton.datasets.split import SPLITS, split_records
+from lepton.crypto.keyring import Keyring, KeyringError
+from lepton.datasets.merkle import leaf, merkle_root
+from lepton.datasets.split import SPLITS, rarest_label_strata, split_records
 
 MANIFEST = "manifest.json"
+
+
+class IntegrityError(Exception):
+    """A restored dataset does not match its manifest; names the file and the check."""
 
 
 def _sha256(path: Path) -> str:
@@ -31,53 +40,126 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _mac_key(data_key: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"lepton-manifest-hmac").derive(data_key)
+
+
+def record_line(rec: Record) -> bytes:
+    """The canonical serialisation: the bytes that are hashed, encrypted and restored."""
+    return (json.dumps(rec.to_dict(), ensure_ascii=False, sort_keys=True) + "\n").encode()
+
+
+def _manifest_mac(manifest: dict, mac_key: bytes) -> str:
+    body = {k: v for k, v in manifest.items() if k != "manifest_mac"}
+    return hmac.new(mac_key, json.dumps(body, sort_keys=True).encode(), hashlib.sha256).hexdigest()
+
+
+def _write_encrypted(lines_by_split: dict[str, list[tuple[str, bytes]]], out_dir: Path, data_key: bytes,
+                     key_id: str, dataset: str) -> dict:
+    mac_key = _mac_key(data_key)
+    files = {}
+    with tempfile.TemporaryDirectory(prefix="lepton-plain-") as tmp:
+        for split in SPLITS:
+            rows = lines_by_split[split]
+            plain = Path(tmp) / f"{split}.jsonl"
+            file_mac = hmac.new(mac_key, digestmod=hashlib.sha256)
+            record_hmacs = []
+            with plain.open("wb") as fh:
+                for _, line in rows:
+                    fh.write(line)
+                    file_mac.update(line)
+                    record_hmacs.append(hmac.new(mac_key, line, hashlib.sha256).hexdigest())
+            name = f"{split}.jsonl.enc"
+            encrypt_file(plain, out_dir / name, data_key, key_id, dataset, name)
+            files[split] = {
+                "file": name,
+                "rows": len(rows),
+                "plaintext_hmac": file_mac.hexdigest(),
+                "ciphertext_sha256": _sha256(out_dir / name),
+                "record_ids": [rid for rid, _ in rows],
+                "record_hmacs": record_hmacs,
+            }
+    return files
+
+
+def _finish_manifest(manifest: dict, files: dict, data_key: bytes, out_dir: Path) -> dict:
+    leaves = sorted((rid, h) for f in files.values() for rid, h in zip(f["record_ids"], f["record_hmacs"]))
+    manifest["splits"] = files
+    manifest["merkle_root"] = merkle_root([leaf(rid, h) for rid, h in leaves])
+    manifest["manifest_mac"] = _manifest_mac(manifest, _mac_key(data_key))
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    return manifest
+
+
 def build_dataset(records: list[Record], out_dir: Path, keyring: Keyring, dataset: str,
                   seed: int, provenance: dict) -> dict:
     """Writes `<split>.jsonl.enc` and `manifest.json` into `out_dir` and returns the manifest.
-    `provenance` (annotation batch id, schema version, ...) is stored as given."""
+    `provenance` (annotation snapshot ids, schema version, ...) is stored as given."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     by_id = {r.record_id: r for r in records}
     if len(by_id) != len(records):
         dup = [rid for rid, n in Counter(r.record_id for r in records).items() if n > 1][:3]
         raise ValueError(f"duplicate record ids in dataset input: {dup}")
-    splits = split_records(list(by_id), seed=seed)
+    strata = rarest_label_strata({rid: [s.label for s in r.spans] for rid, r in by_id.items()})
+    splits = split_records(list(by_id), seed=seed, strata=strata)
     key_id, data_key = keyring.data_key_for(dataset)
-    hmac_key = hashlib.sha256(b"lepton-manifest-hmac" + data_key).digest()
-    files, labels = {}, {}
-    with tempfile.TemporaryDirectory(prefix="lepton-plain-") as tmp:
-        for split in SPLITS:
-            ids = sorted(splits[split])
-            plain = Path(tmp) / f"{split}.jsonl"
-            with plain.open("w", encoding="utf-8") as fh:
-                for rid in ids:
-                    fh.write(json.dumps(by_id[rid].to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
-            name = f"{split}.jsonl.enc"
-            encrypt_file(plain, out_dir / name, data_key, key_id, dataset, name)
-            mac = hmac.new(hmac_key, plain.read_bytes(), hashlib.sha256).hexdigest()
-            files[split] = {
-                "file": name,
-                "rows": len(ids),
-                "plaintext_hmac": mac,
-                "ciphertext_sha256": _sha256(out_dir / name),
-                "record_ids": ids,
-            }
-            labels[split] = dict(sorted(Counter(s.label for rid in ids for s in by_id[rid].spans).items()))
-    manifest = {
-        "dataset": dataset,
-        "key_id": key_id,
-        "seed": seed,
-        "splits": files,
-        "labels": labels,
-        "provenance": provenance,
-    }
-    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    lines = {s: [(rid, record_line(by_id[rid])) for rid in splits[s]] for s in SPLITS}
+    files = _write_encrypted(lines, out_dir, data_key, key_id, dataset)
+    labels = {s: dict(sorted(Counter(sp.label for rid in splits[s] for sp in by_id[rid].spans).items()))
+              for s in SPLITS}
+    manifest = {"dataset": dataset, "key_id": key_id, "seed": seed, "labels": labels, "provenance": provenance}
+    return _finish_manifest(manifest, files, data_key, out_dir)
+
+
+def read_manifest(dataset_dir: Path) -> dict:
+    return json.loads((Path(dataset_dir) / MANIFEST).read_text())
+
+
+def decrypt_verified(dataset_dir: Path, keyring: Keyring, out_dir: Path) -> dict:
+    """Decrypts every split of a dataset directory into `out_dir` after checking, in order:
+    the manifest's MAC, each ciphertext's hash, GCM authentication of every chunk, each
+    record's HMAC, each file's HMAC and the Merkle root. Returns the manifest."""
+    dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
+    manifest = read_manifest(dataset_dir)
+    try:
+        data_key = keyring.unwrap(manifest["key_id"])
+    except KeyringError as exc:
+        raise KeyringError(f"{dataset_dir}: {exc}") from None
+    mac_key = _mac_key(data_key)
+    if not hmac.compare_digest(_manifest_mac(manifest, mac_key), manifest.get("manifest_mac", "")):
+        raise IntegrityError(f"{dataset_dir / MANIFEST}: manifest MAC does not match (edited manifest)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    leaves = []
+    for split in SPLITS:
+        entry = manifest["splits"][split]
+        enc = dataset_dir / entry["file"]
+        if _sha256(enc) != entry["ciphertext_sha256"]:
+            raise IntegrityError(f"{enc}: ciphertext hash does not match the manifest")
+        plain = out_dir / f"{split}.jsonl"
+        decrypt_file(enc, plain, data_key, manifest["dataset"], entry["file"])
+        file_mac = hmac.new(mac_key, digestmod=hashlib.sha256)
+        with plain.open("rb") as fh:
+            lines = fh.readlines()
+        if len(lines) != entry["rows"]:
+            raise IntegrityError(f"{enc}: {len(lines)} records, manifest says {entry['rows']}")
+        for i, (line, rid, expected) in enumerate(zip(lines, entry["record_ids"], entry["record_hmacs"])):
+            got = hmac.new(mac_key, line, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(got, expected) or json.loads(line)["record_id"] != rid:
+                raise IntegrityError(f"{enc}: record {i} ({rid}) does not match its HMAC")
+            file_mac.update(line)
+            leaves.append((rid, got))
+        if not hmac.compare_digest(file_mac.hexdigest(), entry["plaintext_hmac"]):
+            raise IntegrityError(f"{enc}: plaintext HMAC does not match the manifest")
+    root = merkle_root([leaf(rid, h) for rid, h in sorted(leaves)])
+    if root != manifest["merkle_root"]:
+        raise IntegrityError(f"{dataset_dir}: Merkle root {root[:16]}… does not match the manifest")
     return manifest
 
 
 def load_split(dataset_dir: Path, split: str, keyring: Keyring) -> list[Record]:
     dataset_dir = Path(dataset_dir)
-    manifest = json.loads((dataset_dir / MANIFEST).read_text())
+    manifest = read_manifest(dataset_dir)
     entry = manifest["splits"][split]
     data_key = keyring.unwrap(manifest["key_id"])
     with tempfile.TemporaryDirectory(prefix="lepton-plain-") as tmp:
@@ -85,3 +167,22 @@ def load_split(dataset_dir: Path, split: str, keyring: Keyring) -> list[Record]:
         decrypt_file(dataset_dir / entry["file"], plain, data_key, manifest["dataset"], entry["file"])
         with plain.open(encoding="utf-8") as fh:
             return [Record.from_dict(json.loads(line)) for line in fh]
+
+
+def reencrypt_under_new_key(dataset_dir: Path, keyring: Keyring) -> dict:
+    """Data-key rotation: verifies and decrypts the version under its key, retires that
+    key, and re-encrypts the same records under the successor. Records and split stay the
+    same; ciphertext, record HMACs and Merkle root (all keyed) and so the DVC version change."""
+    dataset_dir = Path(dataset_dir)
+    with tempfile.TemporaryDirectory(prefix="lepton-rotate-") as tmp:
+        old = decrypt_verified(dataset_dir, keyring, Path(tmp))
+        lines = {}
+        for split in SPLITS:
+            with (Path(tmp) / f"{split}.jsonl").open("rb") as fh:
+                lines[split] = [(json.loads(line)["record_id"], line) for line in fh]
+        _, key_id, data_key = keyring.rotate_data_key(old["dataset"])
+        files = _write_encrypted(lines, dataset_dir, data_key, key_id, old["dataset"])
+    manifest = {k: v for k, v in old.items() if k not in ("splits", "merkle_root", "manifest_mac")}
+    manifest["key_id"] = key_id
+    manifest["provenance"] = {**old["provenance"], "reencrypted_from_key": old["key_id"]}
+    return _finish_manifest(manifest, files, data_key, dataset_dir)

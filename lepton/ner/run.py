@@ -36,6 +36,18 @@ def training_curve_figure(history: list[dict]):
     return fig
 
 
+def dvc_training_outputs(result: dict) -> dict[str, str]:
+    """The metrics and plot files that dvc.yaml declares, from one training result."""
+    test = result["test"]
+    metrics = {"test": {k: round(test[k], 6) for k in ("precision", "recall", "f1")},
+               "dev_f1": round(result["dev_f1"], 6), "best_epoch": result["best_epoch"],
+               "mlflow_run_id": result["run_id"]}
+    rows = ["epoch,train_loss,dev_f1"] + [f"{h['epoch']},{h['train_loss']:.6f},{h['dev_f1']:.6f}"
+                                          for h in result["history"]]
+    return {"metrics/ner.json": json.dumps(metrics, indent=1, sort_keys=True) + "\n",
+            "plots/ner_training.csv": "\n".join(rows) + "\n"}
+
+
 def train_and_log(dataset_dir: Path, dataset_version: str, keyring: Keyring, store: MlflowStore,
                   base_encoder: str, cfg: TrainConfig, tags: dict | None = None,
                   progress=None) -> dict:
