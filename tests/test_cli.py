@@ -2,6 +2,7 @@
 materialize`, `lepton lineage show`, `lepton report`."""
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -44,5 +45,58 @@ def test_dagster_asset_materialize_from_the_shell(workspace_env):
     assert "Registered model: lepton-ner version 1" in report.stdout
     assert "mlflow ui --backend-store-uri" in report.stdout
 
+    # DVC users see training metrics and plots declared in dvc.yaml with DVC's own commands
+    dvc_repo = Path(workspace_env["LEPTON_HOME"]) / "dvc" / "repo"
+    metrics = subprocess.run([str(BIN / "dvc"), "metrics", "show", "--json"], cwd=dvc_repo,
+                             capture_output=True, text=True)
+    assert metrics.returncode == 0, metrics.stderr
+    assert '"f1"' in metrics.stdout and "metrics/ner.json" in metrics.stdout
+    f1 = float(re.search(r"test entity F1 = ([0-9.]+)", report.stdout).group(1))
+    assert abs(json.loads((dvc_repo / "metrics" / "ner.json").read_text())["test"]["f1"] - f1) < 1e-4
+    plots = subprocess.run([str(BIN / "dvc"), "plots", "show", "--json"], cwd=dvc_repo, capture_output=True, text=True)
+    assert plots.returncode == 0 and "ner_training.csv" in plots.stdout, plots.stderr
+
     missing = _run(["lepton", "lineage", "show", "lepton-ner/9"], workspace_env)
     assert missing.returncode != 0 and "no lineage node" in missing.stderr
+
+
+def test_dataset_and_key_commands_after_a_run(workspace_env, tmp_path):
+    assert _run(["lepton", "sample", "-n", "120", "--seed", "5"], workspace_env).returncode == 0
+    run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--select",
+                "raw_documents,annotations,dataset_version"], workspace_env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    listing = _run(["lepton", "dataset", "list"], workspace_env)
+    assert listing.returncode == 0, listing.stderr
+    [line] = listing.stdout.splitlines()
+    version = line.split()[0]
+
+    restored = _run(["lepton", "dataset", "restore", version, str(tmp_path / "r1")], workspace_env)
+    assert restored.returncode == 0, restored.stderr
+    assert "verified" in restored.stdout
+    rows = sum(len((tmp_path / "r1" / f"{s}.jsonl").read_text().splitlines()) for s in ("train", "dev", "test"))
+    printed = dict(re.findall(r"'(train|dev|test)': (\d+)", restored.stdout))
+    assert rows == sum(int(v) for v in printed.values()) > 100
+
+    # DVC's own commands see the dataset artifact declared in dvc.yaml
+    dvc_repo = Path(workspace_env["LEPTON_HOME"]) / "dvc" / "repo"
+    status = subprocess.run([str(BIN / "dvc"), "data", "status", "--json"], cwd=dvc_repo, capture_output=True, text=True)
+    assert status.returncode == 0, status.stderr
+
+    rot = _run(["lepton", "keys", "rotate-kek"], workspace_env)
+    assert rot.returncode == 0 and "re-wrapped 1 data keys" in rot.stdout, rot.stderr
+    again = _run(["lepton", "dataset", "restore", version, str(tmp_path / "r2")], workspace_env)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "r2" / "train.jsonl").read_bytes() == (tmp_path / "r1" / "train.jsonl").read_bytes()
+
+    dk = _run(["lepton", "dataset", "rotate-key"], workspace_env)
+    assert dk.returncode == 0, dk.stderr
+    new_version = dk.stdout.split(" as ")[1].split()[0]
+    assert new_version != version
+    old = _run(["lepton", "dataset", "restore", version, str(tmp_path / "r3")], workspace_env)
+    assert old.returncode != 0 and "retired" in old.stderr
+    new = _run(["lepton", "dataset", "restore", new_version, str(tmp_path / "r4")], workspace_env)
+    assert new.returncode == 0, new.stderr
+    assert (tmp_path / "r4" / "test.jsonl").read_bytes() == (tmp_path / "r1" / "test.jsonl").read_bytes()
+    keys = _run(["lepton", "keys", "list"], workspace_env).stdout
+    assert "state=retired" in keys and "state=active" in keys
