@@ -165,3 +165,15 @@ def test_backup_drill_restores_from_the_remote_alone(tmp_path, use_git):
         assert (tmp_path / "plain" / f"{split}.jsonl").read_bytes() == data
     assert [v["version"] for v in store.versions("ner")] == [version]
     assert not (store.repo_dir / ".restore" / f"{version}.dvc").exists()
+
+
+def test_dvc_steps_are_serialised_by_a_pool_of_one():
+    """DVC locks its repository; the dataset asset runs in the `dvc` pool, limited to one."""
+    import yaml
+
+    from assets.dataset import dataset_version
+    from tests.conftest import REPO
+
+    assert dataset_version.op.pool == "dvc"
+    for cfg in ("dagster.yaml", "dagster.local.yaml"):
+        assert yaml.safe_load((REPO / "deploy" / cfg).read_text())["concurrency"]["pools"]["default_limit"] == 1
