@@ -6,7 +6,7 @@ from assets._context import stage_lineage
 from lepton.annotation.schema import schema_version
 from lepton.corpus.ingest import read_records
 from lepton.datasets.version import build_dataset
-from resources import DvcResource, KeyringResource, LineageResource, TrainingResource
+from resources import DvcResource, GovernanceResource, KeyringResource, LineageResource, TrainingResource
 
 CODE_VERSION = "dataset-1"
 DATASET = "ner"
@@ -23,8 +23,8 @@ class GateNotPassed(Exception):
                 "tracked and pushed by DVC. Refuses an annotation batch without a passing validation.",
 )
 def dataset_version(context: dg.AssetExecutionContext, annotations: dict, dvc: DvcResource,
-                    keyring: KeyringResource, lineage: LineageResource,
-                    training: TrainingResource) -> dg.Output[dict]:
+                    keyring: KeyringResource, lineage: LineageResource, training: TrainingResource,
+                    governance: GovernanceResource) -> dg.Output[dict]:
     stage = stage_lineage(context, lineage, CODE_VERSION)
     # Blocking checks stop this asset within a run; this guard covers later runs and backfills.
     validation = stage.passed_validation(annotations["batch_id"])
@@ -44,6 +44,9 @@ def dataset_version(context: dg.AssetExecutionContext, annotations: dict, dvc: D
     tracked = store.add_and_push(out_dir)
     version = tracked["md5"].removesuffix(".dir")
     rows = {split: entry["rows"] for split, entry in manifest["splits"].items()}
+    governance.audit().append("export.dataset_version", f"dataset_version:{version}",
+                              actor="dagster:" + context.run.run_id, remote=dvc.remote_url,
+                              files_pushed=tracked["pushed"], key_id=manifest["key_id"], rows=rows)
     store.record_version(DATASET, version, key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
                          rows=rows, annotation_batch=annotations["batch_id"], dagster_run_id=context.run.run_id)
     stage.dataset(version, annotations["batch_id"], validation, dataset=DATASET, key_id=manifest["key_id"],

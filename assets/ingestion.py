@@ -5,7 +5,7 @@ import dagster as dg
 
 from assets._context import stage_lineage
 from lepton.corpus.ingest import ingest_folder
-from resources import LineageResource, WorkspaceResource
+from resources import GovernanceResource, LineageResource, WorkspaceResource
 
 CODE_VERSION = "ingest-1"
 
@@ -17,7 +17,7 @@ CODE_VERSION = "ingest-1"
                 "quarantined with file, line and rule; per file, records in = accepted + quarantined.",
 )
 def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
-                  lineage: LineageResource) -> dg.Output[dict]:
+                  lineage: LineageResource, governance: GovernanceResource) -> dg.Output[dict]:
     landing = Path(workspace.landing_dir)
     staging = workspace.folder("work", "ingest-staging")
     report = ingest_folder(landing, staging / "records.jsonl", staging / "quarantine.jsonl")
@@ -29,6 +29,9 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
     Path(report.records_path).replace(records)
     Path(report.quarantine_path).replace(quarantine)
     stage_lineage(context, lineage, CODE_VERSION).ingestion(batch_id, files)
+    governance.audit().append("ingest", f"record_batch:{batch_id}", actor="dagster:" + context.run.run_id,
+                              files=[{k: f[k] for k in ("source", "sha256", "records_in", "accepted", "quarantined")}
+                                     for f in files])
     for f in files:
         if f["quarantined"]:
             context.log.warning(f"{f['source']}: {f['quarantined']} of {f['records_in']} records quarantined "

@@ -12,23 +12,24 @@ import dagster as dg
 
 from assets.annotation import annotations
 from assets.dataset import dataset_version
+from assets.governance import clean_documents, pii_findings, sensitivity
 from assets.ingestion import raw_documents
 from assets.registry import registered_model
 from assets.training import ner_model
 from assets.validation import annotations_contract
 from lepton.settings import Settings
 from resources import (
-    DvcResource, GreatExpectationsResource, KeyringResource, LineageResource, MlflowResource,
+    DvcResource, GovernanceResource, GreatExpectationsResource, KeyringResource, LineageResource, MlflowResource,
     TrainingResource, WorkspaceResource,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ASSETS = [raw_documents, annotations, dataset_version, ner_model, registered_model]
+ASSETS = [raw_documents, clean_documents, pii_findings, sensitivity, annotations, dataset_version, ner_model, registered_model]
 CHECKS = [annotations_contract]
 
 lepton_chain = dg.define_asset_job(
     "lepton_chain", selection=dg.AssetSelection.all(),
-    description="The whole chain: ingest -> annotations -> validation gate -> encrypted DVC dataset "
+    description="The whole chain: ingest -> clean -> PII -> sensitivity policy -> annotations -> validation gate -> encrypted DVC dataset "
                 "-> training -> registry.",
 )
 
@@ -42,6 +43,8 @@ def build_resources(s: Settings) -> dict:
                            pipeline_file=str(REPO_ROOT / "dvc.yaml")),
         "mlflow": MlflowResource(tracking_uri=s.mlflow_tracking_uri, experiment=s.mlflow_experiment,
                                  artifact_location=s.mlflow_artifact_location, model_name=s.model_name),
+        "governance": GovernanceResource(policy_file=str(REPO_ROOT / "policy" / "sensitivity.yaml"),
+                                         audit_log=str(s.home / "audit" / "audit.jsonl")),
         "gx": GreatExpectationsResource(expectations_dir=str(REPO_ROOT / "expectations")),
         "training": TrainingResource(base_encoder=s.base_encoder, epochs=s.epochs, batch_size=s.batch_size,
                                      learning_rate=s.learning_rate, seed=s.seed, f1_floor=s.f1_floor),

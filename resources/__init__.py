@@ -2,6 +2,7 @@
 core's client for it, so assets never build clients or read settings themselves."""
 
 from resources.dvc import DvcResource
+from resources.governance import GovernanceResource
 from resources.great_expectations import GreatExpectationsResource
 from resources.keyring import KeyringResource
 from resources.lineage import LineageResource
@@ -10,6 +11,6 @@ from resources.training import TrainingResource
 from resources.workspace import WorkspaceResource
 
 __all__ = [
-    "DvcResource", "GreatExpectationsResource", "KeyringResource", "LineageResource",
+    "DvcResource", "GovernanceResource", "GreatExpectationsResource", "KeyringResource", "LineageResource",
     "MlflowResource", "TrainingResource", "WorkspaceResource",
 ]

@@ -41,15 +41,16 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     with _instance(tmp_path / "dagster") as instance:
         result = _run(s, instance)
     assert result.success
-    assert _materialized(result) == {"raw_documents", "annotations", "dataset_version", "ner_model",
-                                     "registered_model"}
+    assert _materialized(result) == {"raw_documents", "clean_documents", "pii_findings", "sensitivity",
+                                     "annotations", "dataset_version", "ner_model", "registered_model"}
     [check] = result.get_asset_check_evaluations()
     assert check.passed and check.metadata["evaluated_spans"].value > DOCS
 
     raw = result.output_for_node("raw_documents")
     assert raw["accepted"] + raw["quarantined"] == DOCS
     ds = result.output_for_node("dataset_version")
-    assert sum(ds["rows"].values()) == raw["accepted"]
+    withheld = result.output_for_node("sensitivity")["withheld"]
+    assert sum(ds["rows"].values()) + withheld == raw["accepted"]
     # encrypted at rest, tracked and pushed by DVC
     enc = Path(ds["path"]) / "train.jsonl.enc"
     assert enc.read_bytes()[:6] == b"LEPENC"
@@ -79,15 +80,16 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     store = LineageStore(s.lineage_url)
     walk = store.upstream(f"model_version:{s.model_name}/1")
     kinds = {n.kind for _, n, _, _ in walk}
-    assert kinds == {"model_version", "training_run", "dataset_version", "annotation_batch",
-                     "validation_result", "record_batch", "input_file"}
+    assert kinds == {"model_version", "training_run", "dataset_version", "annotation_batch", "governed_batch",
+                     "clean_batch", "validation_result", "record_batch", "input_file"}
     files = {n.name for _, n, _, _ in walk if n.kind == "input_file"}
     assert files == {"sample-21.jsonl", "sample-21.conll"}
 
     # re-materialising unchanged inputs gives the same dataset version and pushes nothing new
     with _instance(tmp_path / "dagster2") as instance:
         again = _run(s, instance, selection=[dg.AssetKey(k) for k in
-                                             ("raw_documents", "annotations", "dataset_version")])
+                                             ("raw_documents", "clean_documents", "pii_findings", "sensitivity",
+                                              "annotations", "dataset_version")])
     assert again.output_for_node("dataset_version")["version"] == ds["version"]
     mat = [e for e in again.get_asset_materialization_events() if e.asset_key.path == ["dataset_version"]][0]
     assert mat.materialization.metadata["files_pushed"].value == 0
@@ -107,7 +109,8 @@ def test_failed_validation_blocks_dataset_and_model_in_this_and_later_runs(works
     _bad_landing(s.landing_dir)
     with _instance(tmp_path / "dagster") as instance:
         result = _run(s, instance, raise_on_error=False)
-        assert _materialized(result) == {"raw_documents", "annotations"}
+        assert _materialized(result) == {"raw_documents", "clean_documents", "pii_findings", "sensitivity",
+                                         "annotations"}
         [check] = result.get_asset_check_evaluations()
         assert not check.passed
         assert "bad.jsonl:1 span 0" in check.metadata["failures"].value

@@ -63,7 +63,7 @@ def test_dagster_asset_materialize_from_the_shell(workspace_env):
 def test_dataset_and_key_commands_after_a_run(workspace_env, tmp_path):
     assert _run(["lepton", "sample", "-n", "120", "--seed", "5"], workspace_env).returncode == 0
     run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--select",
-                "raw_documents,annotations,dataset_version"], workspace_env)
+                "raw_documents,clean_documents,pii_findings,sensitivity,annotations,dataset_version"], workspace_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     listing = _run(["lepton", "dataset", "list"], workspace_env)
@@ -84,7 +84,7 @@ def test_dataset_and_key_commands_after_a_run(workspace_env, tmp_path):
     assert status.returncode == 0, status.stderr
 
     rot = _run(["lepton", "keys", "rotate-kek"], workspace_env)
-    assert rot.returncode == 0 and "re-wrapped 1 data keys" in rot.stdout, rot.stderr
+    assert rot.returncode == 0 and "re-wrapped 2 data keys" in rot.stdout  # the dataset key and the restricted-fields key, rot.stderr
     again = _run(["lepton", "dataset", "restore", version, str(tmp_path / "r2")], workspace_env)
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "r2" / "train.jsonl").read_bytes() == (tmp_path / "r1" / "train.jsonl").read_bytes()

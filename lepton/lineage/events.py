@@ -11,6 +11,7 @@ ANNOTATED_BY = "annotated-by"
 VALIDATED_BY = "validated-by"
 TRAINED_ON = "trained-on"
 REGISTERED_FROM = "registered-from"
+GOVERNED_BY = "governed-by"
 
 
 class StageLineage:
@@ -31,9 +32,20 @@ class StageLineage:
             self._edge(src, batch, DERIVED_FROM)
         return batch
 
+    def cleaning(self, record_batch: str, **attrs) -> str:
+        nid = self.store.add_node("clean_batch", record_batch, **attrs)
+        self._edge(node_id("record_batch", record_batch), nid, DERIVED_FROM)
+        return nid
+
+    def policy(self, record_batch: str, **attrs) -> str:
+        """The batch after the sensitivity policy: what annotation and training may see."""
+        nid = self.store.add_node("governed_batch", record_batch, **attrs)
+        self._edge(node_id("clean_batch", record_batch), nid, GOVERNED_BY)
+        return nid
+
     def annotation(self, annotation_batch: str, record_batch: str, **attrs) -> str:
         nid = self.store.add_node("annotation_batch", annotation_batch, **attrs)
-        self._edge(node_id("record_batch", record_batch), nid, ANNOTATED_BY)
+        self._edge(node_id("governed_batch", record_batch), nid, ANNOTATED_BY)
         return nid
 
     def validation(self, annotation_batch: str, suite_key: str, success: bool, **attrs) -> str:

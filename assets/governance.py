@@ -1,0 +1,88 @@
+import dagster as dg
+
+from assets._context import stage_lineage
+from lepton.crypto.fields import FieldCipher
+from lepton.governance.pii import ner_person_detector
+from lepton.governance.stages import apply_policy, clean_batch, detect_batch
+from resources import GovernanceResource, KeyringResource, LineageResource, MlflowResource, WorkspaceResource
+
+CODE_VERSION = "governance-1"
+RESTRICTED_PURPOSE = "restricted-fields"
+
+
+def _counts_table(counts: dict, prefix: str) -> dict:
+    return {k.removeprefix(prefix): v for k, v in sorted(counts.items()) if k.startswith(prefix)}
+
+
+@dg.asset(
+    group_name="governance", kinds={"python"}, owners=["team:data-governance"], code_version=CODE_VERSION,
+    description="Unicode NFC, control and zero-width characters, whitespace and length limits, with "
+                "annotation spans moved through an offset map; records that cannot be cleaned are quarantined.",
+)
+def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, workspace: WorkspaceResource,
+                    governance: GovernanceResource, lineage: LineageResource) -> dg.Output[dict]:
+    batch = raw_documents["batch_id"]
+    out = workspace.path("work", "clean", batch, "records.jsonl")
+    quarantine = workspace.path("work", "clean", batch, "quarantine.jsonl")
+    report = clean_batch(raw_documents["records_path"], out, quarantine, governance.max_chars)
+    stage_lineage(context, lineage, CODE_VERSION).cleaning(batch, **report.to_dict()["counts"],
+                                                           records_out=report.records_out)
+    return dg.Output(
+        {"batch_id": batch, "records_path": str(out), "quarantine_path": str(quarantine)},
+        metadata={"records_in": report.records_in, "records_out": report.records_out,
+                  "quarantined": report.quarantined, "balanced": report.balanced,
+                  "changes": dg.MetadataValue.json(dict(report.counts))},
+    )
+
+
+@dg.asset(
+    group_name="governance", kinds={"python"}, owners=["team:data-governance"], code_version=CODE_VERSION,
+    description="Personal data per record (e-mail, phone, card, IBAN, IP, national ids; person names from the "
+                "champion model once one exists): type, offsets, detector and confidence — never the value.",
+)
+def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, workspace: WorkspaceResource,
+                 governance: GovernanceResource, mlflow: MlflowResource) -> dg.Output[dict]:
+    person = None
+    champion = mlflow.store().champion() if governance.use_champion_for_persons else None
+    if champion is not None:
+        import mlflow as mlflow_lib
+
+        model = mlflow_lib.pyfunc.load_model(f"models:/{champion['name']}@champion")
+        person = ner_person_detector(model.predict)
+        context.log.info(f"person names from {champion['name']} v{champion['version']}")
+    findings = workspace.path("work", "pii", clean_documents["batch_id"], "findings.jsonl")
+    report = detect_batch(clean_documents["records_path"], findings, governance.detector(person))
+    return dg.Output(
+        {"batch_id": clean_documents["batch_id"], "findings_path": str(findings)},
+        metadata={"records": report.records_in,
+                  "records_with_pii": report.counts.get("records_with_pii", 0),
+                  "findings_by_type": dg.MetadataValue.json(_counts_table(report.counts, "type.")),
+                  "findings_by_detector": dg.MetadataValue.json(_counts_table(report.counts, "detector.")),
+                  "person_model": f"{champion['name']} v{champion['version']}" if champion else "(none yet)"},
+    )
+
+
+@dg.asset(
+    group_name="governance", kinds={"python"}, owners=["team:data-governance"], code_version=CODE_VERSION,
+    description="Sensitivity class per record from policy/sensitivity.yaml and its action: pass, redact "
+                "(typed placeholders, spans kept aligned) or encrypt (the text never goes further in clear).",
+)
+def sensitivity(context: dg.AssetExecutionContext, clean_documents: dict, pii_findings: dict,
+                workspace: WorkspaceResource, governance: GovernanceResource, keyring: KeyringResource,
+                lineage: LineageResource) -> dg.Output[dict]:
+    batch = clean_documents["batch_id"]
+    out = workspace.path("work", "governed", batch, "records.jsonl")
+    report, encrypted = apply_policy(clean_documents["records_path"], pii_findings["findings_path"], out,
+                                     governance.policy(), FieldCipher(keyring.keyring(), RESTRICTED_PURPOSE))
+    classes = _counts_table(report.counts, "class.")
+    actions = _counts_table(report.counts, "action.")
+    governance.audit().append("policy.applied", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
+                              classes=classes, actions=actions, encrypted_record_ids=encrypted)
+    stage_lineage(context, lineage, CODE_VERSION).policy(batch, classes=classes, actions=actions)
+    return dg.Output(
+        {"batch_id": batch, "records_path": str(out), "withheld": len(encrypted)},
+        metadata={"records": report.records_in, "by_class": dg.MetadataValue.json(classes),
+                  "by_action": dg.MetadataValue.json(actions),
+                  "withheld_encrypted": len(encrypted),
+                  "spans_touching_redaction": report.counts.get("spans_touching_redaction", 0)},
+    )

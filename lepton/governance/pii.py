@@ -1,0 +1,120 @@
+"""Personal-data detectors that run offline and fast.
+
+Chosen over Presidio's analyzer: Presidio needs a spaCy pipeline per document (even a
+blank one), its US SSN recognizer leans on context words, its URL recognizer fires inside
+e-mail addresses, and it would cost far more than the parse it sits beside. Here cheap
+regular expressions find candidates, and well-kept validators decide: `phonenumbers`
+(Google's libphonenumber) for phone numbers, `python-stdnum` for Luhn-checked card
+numbers, IBANs and national ids, `ipaddress` for IP addresses. A document without an
+"@", a digit run or a dotted number never reaches a validator.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import phonenumbers
+from stdnum import iban, luhn
+from stdnum.es import dni
+from stdnum.fr import nir
+from stdnum.us import ssn
+
+
+@dataclass(frozen=True)
+class Finding:
+    type: str
+    start: int
+    end: int
+    detector: str
+    confidence: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+EMAIL = re.compile(r"\b[A-Za-z0-9][A-Za-z0-9._%+'-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+NATIONAL_IDS: list[tuple[str, re.Pattern, Callable[[str], bool]]] = [
+    ("us.ssn", re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), ssn.is_valid),
+    ("es.dni", re.compile(r"\b\d{8}-?[A-Z]\b"), dni.is_valid),
+    ("fr.nir", re.compile(r"\b[12] ?\d{2} ?\d{2} ?\d[\dAB] ?\d{3} ?\d{3} ?\d{2}\b"), nir.is_valid),
+    # Not German IdNr or NHS numbers: their one-in-eleven check digits accept too many phone
+    # numbers and order numbers of the same length.
+]
+DIGITS = re.compile(r"\d")
+# Which type wins where two findings overlap: the more specific validator first.
+PRIORITY = {"IBAN": 0, "CREDIT_CARD": 1, "NATIONAL_ID": 2, "EMAIL": 3, "IP_ADDRESS": 4, "PHONE": 5, "PERSON": 6}
+
+
+class PiiDetector:
+    def __init__(self, default_region: str = "GB",
+                 person_detector: Callable[[str], list[Finding]] | None = None):
+        self.default_region = default_region
+        self.person_detector = person_detector
+
+    def detect(self, text: str) -> list[Finding]:
+        found: list[Finding] = []
+        if "@" in text:
+            found += [Finding("EMAIL", m.start(), m.end(), "regex.email", 0.95) for m in EMAIL.finditer(text)]
+        if DIGITS.search(text):
+            found += self._numbers(text)
+        if self.person_detector is not None:
+            found += self.person_detector(text)
+        return _resolve_overlaps(found)
+
+    def _numbers(self, text: str) -> list[Finding]:
+        out: list[Finding] = []
+        for m in IBAN.finditer(text):
+            if iban.is_valid(m.group()):
+                out.append(Finding("IBAN", m.start(), m.end(), "stdnum.iban", 0.99))
+        for m in CARD.finditer(text):
+            digits = re.sub(r"[ -]", "", m.group())
+            if 13 <= len(digits) <= 19 and luhn.is_valid(digits) and digits[0] in "3456":
+                out.append(Finding("CREDIT_CARD", m.start(), m.end(), "stdnum.luhn", 0.9))
+        for name, pattern, valid in NATIONAL_IDS:
+            for m in pattern.finditer(text):
+                if valid(m.group()):
+                    out.append(Finding("NATIONAL_ID", m.start(), m.end(), f"stdnum.{name}", 0.85))
+        for m in IPV4.finditer(text):
+            try:
+                ipaddress.IPv4Address(m.group())
+                out.append(Finding("IP_ADDRESS", m.start(), m.end(), "ipaddress.v4", 0.9))
+            except ValueError:
+                pass  # four dotted numbers that are not an address (e.g. a version string): not PII
+        if ":" in text:
+            for m in IPV6.finditer(text):
+                try:
+                    ipaddress.IPv6Address(m.group())
+                    out.append(Finding("IP_ADDRESS", m.start(), m.end(), "ipaddress.v6", 0.9))
+                except ValueError:
+                    pass  # colon-separated hex that is not an address (e.g. a clock time): not PII
+        for match in phonenumbers.PhoneNumberMatcher(text, self.default_region, leniency=phonenumbers.Leniency.VALID):
+            start = match.start
+            if match.raw_string.startswith("(") and ")" not in match.raw_string:
+                start += 1  # "(020 7946 0958)": the bracket belongs to the sentence, not the number
+            out.append(Finding("PHONE", start, match.end, "phonenumbers", 0.9))
+        return out
+
+
+def _resolve_overlaps(found: list[Finding]) -> list[Finding]:
+    """Keeps the most specific finding where several cover the same characters."""
+    kept: list[Finding] = []
+    for f in sorted(found, key=lambda f: (PRIORITY.get(f.type, 9), -(f.end - f.start), f.start)):
+        if all(f.end <= k.start or f.start >= k.end for k in kept):
+            kept.append(f)
+    return sorted(kept, key=lambda f: f.start)
+
+
+def ner_person_detector(predict: Callable[[list[str]], list[list[dict]]]) -> Callable[[str], list[Finding]]:
+    """Person names from the champion NER model (its PER spans), once one exists."""
+    def detect(text: str) -> list[Finding]:
+        [spans] = predict([text])
+        return [Finding("PERSON", s["start"], s["end"], "ner.champion", float(s.get("score", 0.5)))
+                for s in spans if s["label"] == "PER"]
+    return detect

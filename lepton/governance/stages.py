@@ -1,0 +1,140 @@
+"""The governance stages over a batch file, streaming record by record: clean, find
+personal data, apply the sensitivity policy. Each stage accounts for every record it
+reads: written on, or quarantined with a rule."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lepton.corpus.quarantine import QuarantineWriter, Rejection
+from lepton.corpus.records import Record, Span
+from lepton.crypto.fields import FieldCipher
+from lepton.governance.cleaning import clean_text
+from lepton.governance.pii import Finding, PiiDetector
+from lepton.governance.policy import Policy, redact
+
+
+@dataclass
+class StageReport:
+    records_in: int = 0
+    records_out: int = 0
+    quarantined: int = 0
+    counts: Counter = field(default_factory=Counter)
+
+    @property
+    def balanced(self) -> bool:
+        return self.records_in == self.records_out + self.quarantined
+
+    def to_dict(self) -> dict:
+        return {"records_in": self.records_in, "records_out": self.records_out,
+                "quarantined": self.quarantined, "counts": dict(sorted(self.counts.items()))}
+
+
+def _records(path: Path):
+    with Path(path).open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield Record.from_dict(json.loads(line))
+
+
+def clean_batch(in_path: Path, out_path: Path, quarantine_path: Path, max_chars: int) -> StageReport:
+    report = StageReport()
+    with QuarantineWriter(quarantine_path) as quarantine, Path(out_path).open("w", encoding="utf-8") as out:
+        for rec in _records(in_path):
+            report.records_in += 1
+            cleaned = clean_text(rec.text)
+            report.counts.update(cleaned.changes)
+            problem = None
+            if not cleaned.text:
+                problem = ("text.empty_after_cleaning", "nothing is left after cleaning")
+            elif len(cleaned.text) > max_chars:
+                problem = ("text.too_long", f"{len(cleaned.text)} characters, limit {max_chars}")
+            spans = []
+            for i, sp in enumerate(rec.spans):
+                moved = cleaned.map_span(sp)
+                if moved is None:
+                    problem = problem or ("span.removed_by_cleaning",
+                                          f"span {i} ({sp.label}) held only characters that cleaning removes")
+                    break
+                spans.append(moved if cleaned.changed else sp)
+            if problem:
+                quarantine.write(Rejection(rec.source, rec.line, problem[0], problem[1], raw=rec.text))
+                report.quarantined += 1
+                report.counts[problem[0]] += 1
+                continue
+            if cleaned.changed:
+                report.counts["records_changed"] += 1
+                rec = Record(rec.record_id, rec.source, rec.line, cleaned.text, tuple(spans))
+            out.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
+            report.records_out += 1
+    return report
+
+
+def detect_batch(in_path: Path, findings_path: Path, detector: PiiDetector) -> StageReport:
+    """Findings hold types and offsets only, never the matched text."""
+    report = StageReport()
+    with Path(findings_path).open("w", encoding="utf-8") as out:
+        for rec in _records(in_path):
+            report.records_in += 1
+            found = detector.detect(rec.text)
+            for f in found:
+                report.counts[f"type.{f.type}"] += 1
+                report.counts[f"detector.{f.detector}"] += 1
+            if found:
+                report.counts["records_with_pii"] += 1
+            out.write(json.dumps({"record_id": rec.record_id, "findings": [f.to_dict() for f in found]}) + "\n")
+            report.records_out += 1
+    return report
+
+
+def apply_policy(in_path: Path, findings_path: Path, out_path: Path, policy: Policy,
+                 cipher: FieldCipher) -> tuple[StageReport, list[str]]:
+    """Writes governed records: each with its sensitivity class, the action taken, and
+    either its (possibly redacted) text or, for `encrypt`, only the encrypted text.
+    Returns the report and the ids of records whose text was encrypted."""
+    report, encrypted = StageReport(), []
+    with Path(findings_path).open(encoding="utf-8") as ff, Path(out_path).open("w", encoding="utf-8") as out:
+        for rec in _records(in_path):
+            entry = json.loads(ff.readline())
+            if entry["record_id"] != rec.record_id:
+                raise ValueError(f"findings out of step with records at {rec.record_id}")
+            report.records_in += 1
+            findings = [Finding(**f) for f in entry["findings"]]
+            sensitivity = policy.classify(findings)
+            action = policy.action(sensitivity)
+            report.counts[f"class.{sensitivity}"] += 1
+            report.counts[f"action.{action}"] += 1
+            doc = {"record_id": rec.record_id, "source": rec.source, "line": rec.line,
+                   "sensitivity": sensitivity, "action": action,
+                   "pii_types": sorted({f.type for f in findings})}
+            if action == "encrypt":
+                doc["text"] = None
+                doc["text_encrypted"] = cipher.encrypt(rec.record_id, json.dumps(rec.to_dict(), ensure_ascii=False))
+                doc["spans"] = []
+                encrypted.append(rec.record_id)
+            elif action == "redact":
+                red = redact(rec.text, rec.spans, findings, policy.redact_types)
+                doc["text"], doc["spans"] = red.text, [s.to_dict() for s in red.spans]
+                report.counts["spans_touching_redaction"] += red.touched
+            else:
+                doc["text"], doc["spans"] = rec.text, [s.to_dict() for s in rec.spans]
+            out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            report.records_out += 1
+    return report, encrypted
+
+
+def governed_records(path: Path) -> tuple[list[Record], int]:
+    """Records cleared for annotation and training (not encrypted), and how many were withheld."""
+    kept, withheld = [], 0
+    with Path(path).open(encoding="utf-8") as fh:
+        for line in fh:
+            doc = json.loads(line)
+            if doc["text"] is None:
+                withheld += 1
+                continue
+            kept.append(Record(doc["record_id"], doc["source"], doc["line"], doc["text"],
+                               tuple(Span(**s) for s in doc["spans"])))
+    return kept, withheld
