@@ -62,3 +62,20 @@ def test_a_recomputed_chain_still_fails_against_the_head(log):
         prev = e["hash"]
     _rewrite(log, entries)
     assert "head" in log.verify().problem
+
+
+def test_audit_verify_command_reports_tampering(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from lepton.cli import main
+
+    monkeypatch.setenv("LEPTON_HOME", str(tmp_path))
+    log = AuditLog(tmp_path / "audit" / "audit.jsonl")
+    log.append("ingest", "batch-1")
+    log.append("policy.applied", "batch-1")
+    ok = CliRunner().invoke(main, ["audit", "verify"])
+    assert ok.exit_code == 0 and "intact: 2 entries" in ok.output
+    lines = log.path.read_text().splitlines()
+    log.path.write_text(lines[0] + "\n" + lines[1].replace("policy.applied", "policy.skipped") + "\n")
+    bad = CliRunner().invoke(main, ["audit", "verify"])
+    assert bad.exit_code == 1 and "entry 2 was edited" in bad.output
