@@ -1,6 +1,7 @@
 import dagster as dg
 
 from assets._context import stage_lineage
+from assets.ingestion import QUARANTINE_PURPOSE
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.pii import ner_person_detector
 from lepton.governance.stages import apply_policy, clean_batch, detect_batch
@@ -20,11 +21,13 @@ def _counts_table(counts: dict, prefix: str) -> dict:
                 "annotation spans moved through an offset map; records that cannot be cleaned are quarantined.",
 )
 def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, workspace: WorkspaceResource,
-                    governance: GovernanceResource, lineage: LineageResource) -> dg.Output[dict]:
+                    governance: GovernanceResource, lineage: LineageResource,
+                    keyring: KeyringResource) -> dg.Output[dict]:
     batch = raw_documents["batch_id"]
     out = workspace.path("work", "clean", batch, "records.jsonl")
     quarantine = workspace.path("work", "clean", batch, "quarantine.jsonl")
-    report = clean_batch(raw_documents["records_path"], out, quarantine, governance.max_chars)
+    cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
+    report = clean_batch(raw_documents["records_path"], out, quarantine, governance.max_chars, protect=cipher.encrypt)
     stage_lineage(context, lineage, CODE_VERSION).cleaning(batch, **report.to_dict()["counts"],
                                                            records_out=report.records_out)
     return dg.Output(

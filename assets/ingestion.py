@@ -5,7 +5,10 @@ import dagster as dg
 
 from assets._context import stage_lineage
 from lepton.corpus.ingest import ingest_folder
-from resources import GovernanceResource, LineageResource, WorkspaceResource
+from lepton.crypto.fields import FieldCipher
+from resources import GovernanceResource, KeyringResource, LineageResource, WorkspaceResource
+
+QUARANTINE_PURPOSE = "quarantine"
 
 CODE_VERSION = "ingest-1"
 
@@ -17,10 +20,12 @@ CODE_VERSION = "ingest-1"
                 "quarantined with file, line and rule; per file, records in = accepted + quarantined.",
 )
 def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
-                  lineage: LineageResource, governance: GovernanceResource) -> dg.Output[dict]:
+                  lineage: LineageResource, governance: GovernanceResource,
+                  keyring: KeyringResource) -> dg.Output[dict]:
     landing = Path(workspace.landing_dir)
     staging = workspace.folder("work", "ingest-staging")
-    report = ingest_folder(landing, staging / "records.jsonl", staging / "quarantine.jsonl")
+    cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
+    report = ingest_folder(landing, staging / "records.jsonl", staging / "quarantine.jsonl", protect=cipher.encrypt)
     files = report.to_dict()["files"]
     batch_id = hashlib.sha256("".join(f"{f['source']}:{f['sha256']}\n" for f in files).encode()).hexdigest()[:16]
     batch_dir = workspace.folder("work", "raw", batch_id)

@@ -160,6 +160,64 @@ def keys_shred(key_id: str) -> None:
     click.echo(f"{key_id} destroyed")
 
 
+@main.group("quarantine")
+def quarantine_cmd() -> None:
+    """Records that ingestion or cleaning refused."""
+
+
+def _quarantine_files(s: Settings, batch: str | None) -> list[Path]:
+    work = s.home / "work"
+    files = sorted(work.glob("raw/*/quarantine.jsonl")) + sorted(work.glob("clean/*/quarantine.jsonl"))
+    return [f for f in files if batch is None or f.parent.name == batch]
+
+
+@quarantine_cmd.command("list")
+@click.option("--batch", default=None, help="Only this record batch.")
+def quarantine_list(batch: str | None) -> None:
+    """Quarantined records by batch, file, line and rule (no raw text)."""
+    from lepton.corpus.quarantine import read_quarantine
+
+    for path in _quarantine_files(Settings.from_env(), batch):
+        for e in read_quarantine(path):
+            click.echo(f"{path.parent.name}  {path.parent.parent.name:<5}  {e['source']}:{e['line']}  {e['rule']}: {e['detail']}")
+
+
+@quarantine_cmd.command("export")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--batch", default=None, help="Only this record batch.")
+def quarantine_export(out: Path, batch: str | None) -> None:
+    """Decrypt quarantined records into OUT (JSONL) for fixing; the read is audited."""
+    from lepton.corpus.quarantine import read_quarantine
+    from lepton.crypto.fields import FieldCipher
+    from lepton.crypto.keyring import write_private
+
+    s = Settings.from_env()
+    cipher = FieldCipher(_keyring(s), "quarantine")
+    entries = [e for p in _quarantine_files(s, batch) for e in read_quarantine(p, reveal=cipher.decrypt)]
+    write_private(out, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries).encode())
+    _audit(s).append("read.quarantine", f"quarantine:{batch or 'all'}", actor=f"cli:{os.environ.get('USER', '?')}",
+                     records=len(entries), exported_to=str(out))
+    click.echo(f"exported {len(entries)} records to {out} (mode 0600); fix 'raw' and run `lepton quarantine reprocess`")
+
+
+@quarantine_cmd.command("reprocess")
+@click.argument("fixed", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def quarantine_reprocess(fixed: Path) -> None:
+    """Re-read fixed records with their file's rules; those that pass go to the landing folder."""
+    from lepton.corpus.reprocess import reprocess
+
+    s = Settings.from_env()
+    entries = [json.loads(line) for line in fixed.read_text(encoding="utf-8").splitlines() if line.strip()]
+    report = reprocess(entries, s.landing_dir)
+    _audit(s).append("quarantine.reprocess", f"file:{report.output.name if report.output else '-'}",
+                     actor=f"cli:{os.environ.get('USER', '?')}", accepted=report.accepted,
+                     still_failing=[r.message() for r in report.still_failing])
+    for r in report.still_failing:
+        click.echo(f"still quarantined: {r.message()}")
+    click.echo(f"{len(report.accepted)} records re-ingest from {report.output}" if report.output
+               else "no record passed; nothing written")
+
+
 @main.group()
 def audit() -> None:
     """The hash-chained audit log of governance decisions."""

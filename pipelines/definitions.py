@@ -14,6 +14,7 @@ from assets.annotation import annotations
 from assets.dataset import dataset_version
 from assets.governance import clean_documents, pii_findings, sensitivity
 from assets.ingestion import raw_documents
+from assets.quarantine import quarantine
 from assets.registry import registered_model
 from assets.training import ner_model
 from assets.validation import annotations_contract
@@ -24,7 +25,7 @@ from resources import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ASSETS = [raw_documents, clean_documents, pii_findings, sensitivity, annotations, dataset_version, ner_model, registered_model]
+ASSETS = [raw_documents, quarantine, clean_documents, pii_findings, sensitivity, annotations, dataset_version, ner_model, registered_model]
 CHECKS = [annotations_contract]
 
 lepton_chain = dg.define_asset_job(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -62,7 +63,8 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path) -> IngestReport:
+def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
+                  protect: Callable[[str, str], str] | None = None) -> IngestReport:
     """Reads every file under `landing` in name order. A file of unknown format is one
     quarantined record (rule file.unknown_format) rather than silently skipped; a
     repeated record (same text from the same source) is quarantined as a duplicate."""
@@ -72,7 +74,7 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path) -> I
     records_path = Path(records_path)
     records_path.parent.mkdir(parents=True, exist_ok=True)
     ledgers, seen = [], set()
-    with QuarantineWriter(quarantine_path) as quarantine, records_path.open("w", encoding="utf-8") as out:
+    with QuarantineWriter(quarantine_path, protect) as quarantine, records_path.open("w", encoding="utf-8") as out:
         for path in sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith(".")):
             source = path.relative_to(landing).as_posix()
             ledger = FileLedger(source=source, sha256=file_sha256(path))

@@ -4,7 +4,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+
+def subject(source: str, line: int) -> str:
+    """What a quarantined record's encrypted raw text is bound to."""
+    return f"quarantine:{source}:{line}"
+
+
+def read_quarantine(path: Path, reveal: Callable[[str, str], bytes] | None = None) -> Iterator[dict]:
+    """Entries of a quarantine file; with `reveal` the raw text is decrypted into "raw"."""
+    if not Path(path).exists():
+        return
+    with Path(path).open(encoding="utf-8") as fh:
+        for line in fh:
+            entry = json.loads(line)
+            if reveal is not None and "raw_encrypted" in entry:
+                entry["raw"] = reveal(subject(entry["source"], entry["line"]), entry.pop("raw_encrypted")).decode()
+            yield entry
 
 
 @dataclass(frozen=True)
@@ -20,16 +38,25 @@ class Rejection:
 
 
 class QuarantineWriter:
-    """Appends rejections as JSONL; one file per ingestion so re-runs never mix."""
+    """Writes rejections as JSONL; one file per ingestion so re-runs never mix.
 
-    def __init__(self, path: Path):
+    A rejected line may hold personal data nobody has classified yet, so with `protect`
+    (subject, raw) -> token the raw text is stored only encrypted; file, line, rule and
+    detail stay readable for the people who fix it.
+    """
+
+    def __init__(self, path: Path, protect: Callable[[str, str], str] | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = self.path.open("w", encoding="utf-8")
+        self._protect = protect
         self.count = 0
 
     def write(self, rejection: Rejection) -> None:
-        self._fh.write(json.dumps(asdict(rejection), ensure_ascii=False) + "\n")
+        entry = asdict(rejection)
+        if self._protect is not None:
+            entry["raw_encrypted"] = self._protect(subject(rejection.source, rejection.line), entry.pop("raw"))
+        self._fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         self.count += 1
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,9 +41,10 @@ def _records(path: Path):
                 yield Record.from_dict(json.loads(line))
 
 
-def clean_batch(in_path: Path, out_path: Path, quarantine_path: Path, max_chars: int) -> StageReport:
+def clean_batch(in_path: Path, out_path: Path, quarantine_path: Path, max_chars: int,
+                protect: Callable[[str, str], str] | None = None) -> StageReport:
     report = StageReport()
-    with QuarantineWriter(quarantine_path) as quarantine, Path(out_path).open("w", encoding="utf-8") as out:
+    with QuarantineWriter(quarantine_path, protect) as quarantine, Path(out_path).open("w", encoding="utf-8") as out:
         for rec in _records(in_path):
             report.records_in += 1
             cleaned = clean_text(rec.text)
@@ -61,7 +63,9 @@ def clean_batch(in_path: Path, out_path: Path, quarantine_path: Path, max_chars:
                     break
                 spans.append(moved if cleaned.changed else sp)
             if problem:
-                quarantine.write(Rejection(rec.source, rec.line, problem[0], problem[1], raw=rec.text))
+                # stored as a JSONL line, so a fixed record can go back through `quarantine reprocess`
+                raw = json.dumps({"text": rec.text, "spans": [sp.to_dict() for sp in rec.spans]}, ensure_ascii=False)
+                quarantine.write(Rejection(rec.source, rec.line, problem[0], problem[1], raw=raw))
                 report.quarantined += 1
                 report.counts[problem[0]] += 1
                 continue

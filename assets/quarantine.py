@@ -1,0 +1,26 @@
+from collections import Counter
+
+import dagster as dg
+
+from lepton.corpus.quarantine import read_quarantine
+
+
+@dg.asset(
+    group_name="ingestion", kinds={"python"}, owners=["team:data-governance"], code_version="quarantine-1",
+    description="Every record that ingestion or cleaning refused, counted by rule and file. Raw text is "
+                "stored encrypted; `lepton quarantine export` / `reprocess` bring fixed records back.",
+)
+def quarantine(raw_documents: dict, clean_documents: dict) -> dg.MaterializeResult:
+    by_rule, by_file = Counter(), Counter()
+    for stage, path in (("ingest", raw_documents["quarantine_path"]), ("clean", clean_documents["quarantine_path"])):
+        for entry in read_quarantine(path):
+            by_rule[f"{stage}: {entry['rule']}"] += 1
+            by_file[entry["source"]] += 1
+    return dg.MaterializeResult(metadata={
+        "batch_id": raw_documents["batch_id"],
+        "quarantined": sum(by_rule.values()),
+        "by_rule": dg.MetadataValue.md("| stage: rule | records |\n|---|---|\n" + "\n".join(
+            f"| {k} | {v} |" for k, v in sorted(by_rule.items())) if by_rule else "none"),
+        "by_file": dg.MetadataValue.json(dict(sorted(by_file.items()))),
+        "files": dg.MetadataValue.json([raw_documents["quarantine_path"], clean_documents["quarantine_path"]]),
+    })
