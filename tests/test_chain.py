@@ -41,8 +41,9 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     with _instance(tmp_path / "dagster") as instance:
         result = _run(s, instance)
     assert result.success
-    assert _materialized(result) == {"raw_documents", "clean_documents", "pii_findings", "sensitivity",
-                                     "annotations", "dataset_version", "ner_model", "registered_model"}
+    assert _materialized(result) == {"raw_documents", "quarantine", "clean_documents", "pii_findings",
+                                     "sensitivity", "annotations", "dataset_version", "ner_model",
+                                     "registered_model"}
     [check] = result.get_asset_check_evaluations()
     assert check.passed and check.metadata["evaluated_spans"].value > DOCS
 
@@ -109,8 +110,8 @@ def test_failed_validation_blocks_dataset_and_model_in_this_and_later_runs(works
     _bad_landing(s.landing_dir)
     with _instance(tmp_path / "dagster") as instance:
         result = _run(s, instance, raise_on_error=False)
-        assert _materialized(result) == {"raw_documents", "clean_documents", "pii_findings", "sensitivity",
-                                         "annotations"}
+        assert _materialized(result) == {"raw_documents", "quarantine", "clean_documents", "pii_findings",
+                                         "sensitivity", "annotations"}
         [check] = result.get_asset_check_evaluations()
         assert not check.passed
         assert "bad.jsonl:1 span 0" in check.metadata["failures"].value

@@ -126,7 +126,11 @@ def read_header(path: Path) -> dict:
         (chunk_size,) = struct.unpack(">I", raw_size)
         if not 0 < chunk_size <= MAX_CHUNK_SIZE:
             raise DecryptionError(f"{path}: implausible chunk size {chunk_size} in header")
-    return {"key_id": kid.decode(), "mode": mode, "siv": siv, "chunk_size": chunk_size,
+    try:
+        key_id = kid.decode("ascii")
+    except UnicodeDecodeError:
+        raise DecryptionError(f"{path}: corrupt header (key id is not ASCII)") from None
+    return {"key_id": key_id, "mode": mode, "siv": siv, "chunk_size": chunk_size,
             "header": head + kid + siv + raw_size}
 
 
