@@ -6,7 +6,7 @@ import dagster as dg
 from assets._context import stage_lineage
 from lepton.corpus.ingest import ingest_folder
 from lepton.crypto.fields import FieldCipher
-from resources import GovernanceResource, KeyringResource, LineageResource, WorkspaceResource
+from resources import GovernanceResource, IngestionResource, KeyringResource, LineageResource, WorkspaceResource
 
 QUARANTINE_PURPOSE = "quarantine"
 
@@ -16,16 +16,17 @@ CODE_VERSION = "ingest-1"
 @dg.asset(
     group_name="ingestion", kinds={"python", "jsonl"}, owners=["team:data-platform"],
     code_version=CODE_VERSION,
-    description="Documents read from the landing folder (JSONL, CoNLL); unreadable records are "
+    description="Documents read from the landing folder (JSONL, CSV/TSV, plain text, CoNLL; optionally gzipped); unreadable records are "
                 "quarantined with file, line and rule; per file, records in = accepted + quarantined.",
 )
 def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
                   lineage: LineageResource, governance: GovernanceResource,
-                  keyring: KeyringResource) -> dg.Output[dict]:
+                  keyring: KeyringResource, ingestion: IngestionResource) -> dg.Output[dict]:
     landing = Path(workspace.landing_dir)
     staging = workspace.folder("work", "ingest-staging")
     cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
-    report = ingest_folder(landing, staging / "records.jsonl", staging / "quarantine.jsonl", protect=cipher.encrypt)
+    report = ingest_folder(landing, staging / "records.jsonl", staging / "quarantine.jsonl", protect=cipher.encrypt,
+                           options=ingestion.options())
     files = report.to_dict()["files"]
     batch_id = hashlib.sha256("".join(f"{f['source']}:{f['sha256']}\n" for f in files).encode()).hexdigest()[:16]
     batch_dir = workspace.folder("work", "raw", batch_id)

@@ -31,6 +31,10 @@ class Settings:
     learning_rate: float
     f1_floor: float
     seed: int
+    csv_text_column: str = "text"
+    csv_spans_column: str = "spans"
+    text_mode: str = "line"
+    conll_scheme: str = "iob2"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -52,6 +56,10 @@ class Settings:
             learning_rate=float(_env("LEPTON_LEARNING_RATE", "1e-4")),
             f1_floor=float(_env("LEPTON_F1_FLOOR", "0.5")),
             seed=int(_env("LEPTON_SEED", "13")),
+            csv_text_column=_env("LEPTON_CSV_TEXT_COLUMN", "text"),
+            csv_spans_column=_env("LEPTON_CSV_SPANS_COLUMN", "spans"),
+            text_mode=_env("LEPTON_TEXT_MODE", "line"),
+            conll_scheme=_env("LEPTON_CONLL_SCHEME", "iob2"),
         )
 
     @property

@@ -20,7 +20,7 @@ from assets.training import ner_model
 from assets.validation import annotations_contract
 from lepton.settings import Settings
 from resources import (
-    DvcResource, GovernanceResource, GreatExpectationsResource, KeyringResource, LineageResource, MlflowResource,
+    DvcResource, GovernanceResource, GreatExpectationsResource, IngestionResource, KeyringResource, LineageResource, MlflowResource,
     TrainingResource, WorkspaceResource,
 )
 
@@ -46,6 +46,8 @@ def build_resources(s: Settings) -> dict:
                                  artifact_location=s.mlflow_artifact_location, model_name=s.model_name),
         "governance": GovernanceResource(policy_file=str(REPO_ROOT / "policy" / "sensitivity.yaml"),
                                          audit_log=str(s.home / "audit" / "audit.jsonl")),
+        "ingestion": IngestionResource(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,
+                                       text_mode=s.text_mode, conll_scheme=s.conll_scheme),
         "gx": GreatExpectationsResource(expectations_dir=str(REPO_ROOT / "expectations")),
         "training": TrainingResource(base_encoder=s.base_encoder, epochs=s.epochs, batch_size=s.batch_size,
                                      learning_rate=s.learning_rate, seed=s.seed, f1_floor=s.f1_floor),

@@ -4,6 +4,7 @@ core's client for it, so assets never build clients or read settings themselves.
 from resources.dvc import DvcResource
 from resources.governance import GovernanceResource
 from resources.great_expectations import GreatExpectationsResource
+from resources.ingestion import IngestionResource
 from resources.keyring import KeyringResource
 from resources.lineage import LineageResource
 from resources.mlflow import MlflowResource
@@ -11,6 +12,6 @@ from resources.training import TrainingResource
 from resources.workspace import WorkspaceResource
 
 __all__ = [
-    "DvcResource", "GovernanceResource", "GreatExpectationsResource", "KeyringResource", "LineageResource",
+    "DvcResource", "GovernanceResource", "GreatExpectationsResource", "IngestionResource", "KeyringResource", "LineageResource",
     "MlflowResource", "TrainingResource", "WorkspaceResource",
 ]

@@ -91,13 +91,13 @@ def test_ingest_ledger_balances_and_quarantines_duplicates_and_unknown_files(tmp
     landing.mkdir()
     good = {"text": "Ana works at Acme.", "spans": [{"start": 0, "end": 3, "label": "PER"}]}
     (landing / "a.jsonl").write_text("\n".join([json.dumps(good), "{broken", json.dumps(good)]) + "\n")
-    (landing / "notes.txt").write_text("hello")
+    (landing / "notes.xml").write_text("<hello/>")
     report = ingest_folder(landing, tmp_path / "out/records.jsonl", tmp_path / "out/q.jsonl")
     by_file = {f.source: f for f in report.files}
     assert by_file["a.jsonl"].records_in == 3
     assert (by_file["a.jsonl"].accepted, by_file["a.jsonl"].quarantined) == (1, 2)
     assert by_file["a.jsonl"].rules == {"json.invalid": 1, "record.duplicate": 1}
-    assert by_file["notes.txt"].rules == {"file.unknown_format": 1}
+    assert by_file["notes.xml"].rules == {"file.unknown_format": 1}
     assert all(f.balanced for f in report.files)
     quarantined = [json.loads(line) for line in (tmp_path / "out/q.jsonl").read_text().splitlines()]
     assert {q["rule"] for q in quarantined} == {"json.invalid", "record.duplicate", "file.unknown_format"}

@@ -11,12 +11,13 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from lepton.corpus.jsonl import iter_text_lines
+from lepton.corpus.textio import iter_text_lines
 from lepton.corpus.quarantine import Rejection
 from lepton.corpus.records import Record, Span, record_id
 
 TOKEN_RE = re.compile(r"\w+(?:['\-.&]\w+)*|[^\w\s]")
-TAG_RE = re.compile(r"^(O|[BI]-[A-Za-z_][\w-]*)$")
+TAG_RE = re.compile(r"^(O|[BIES]-[A-Za-z_][\w-]*)$")
+SCHEMES = ("iob2", "iob1", "bioes")
 DOCSTART = "-DOCSTART-"
 
 
@@ -53,7 +54,8 @@ def write_conll(docs: Iterable[tuple[str, list[Span]]], path: Path) -> int:
 
 
 def tags_to_spans(tokens: list[str], tags: list[str]) -> tuple[str, list[Span]]:
-    """Joins tokens with spaces; an I- tag that does not continue a span starts one."""
+    """Joins tokens with spaces. B- and S- start a span, I- and E- continue one of the same
+    label (or start one, for IOB1), S- and E- close it."""
     parts, spans = [], []
     pos, cur = 0, None  # cur = [start, end, label]
     for tok, tag in zip(tokens, tags):
@@ -63,31 +65,61 @@ def tags_to_spans(tokens: list[str], tags: list[str]) -> tuple[str, list[Span]]:
         parts.append(tok)
         pos = end
         kind, _, label = tag.partition("-")
-        if kind == "I" and cur is not None and cur[2] == label:
+        if kind in ("I", "E") and cur is not None and cur[2] == label:
             cur[1] = end
-            continue
-        if cur is not None:
+        else:
+            if cur is not None:
+                spans.append(Span(*cur))
+                cur = None
+            if kind != "O":
+                cur = [start, end, label]
+        if kind in ("S", "E") and cur is not None:
             spans.append(Span(*cur))
             cur = None
-        if kind in ("B", "I"):
-            cur = [start, end, label]
     if cur is not None:
         spans.append(Span(*cur))
     text = " ".join(parts)
     return text, [Span(s.start, s.end, s.label, text[s.start:s.end]) for s in spans]
 
 
-def read_conll(path: Path, source: str) -> Iterator[Record | Rejection]:
+def transition_error(prev: str, tag: str, scheme: str) -> str | None:
+    """Why `tag` may not follow `prev` under the scheme, or None if it may."""
+    pk, _, pl = prev.partition("-")
+    k, _, label = tag.partition("-")
+    if scheme == "iob1":
+        return None if k in ("O", "B", "I") else f"{k}- tags are not IOB1"
+    if scheme == "iob2":
+        if k in ("E", "S"):
+            return f"{k}- tags are not IOB2"
+        if k == "I" and not (pk in ("B", "I") and pl == label):
+            return f"I-{label} must follow B-{label} or I-{label} in IOB2, not {prev}"
+        return None
+    # bioes
+    open_span = pk in ("B", "I")
+    if open_span and not (k in ("I", "E") and pl == label):
+        return f"{prev} must be followed by I-{pl} or E-{pl} in BIOES, not {tag}"
+    if not open_span and k in ("I", "E"):
+        return f"{tag} must follow B-{label} or I-{label} in BIOES, not {prev}"
+    return None
+
+
+def read_conll(path: Path, source: str, scheme: str = "iob2") -> Iterator[Record | Rejection]:
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown CoNLL tag scheme {scheme!r}; expected one of {SCHEMES}")
     doc_mode: bool | None = None
     tokens: list[str] = []
     tags: list[str] = []
     raw_lines: list[str] = []
     doc_line = 0
     error: tuple[int, str, str] | None = None
+    prev_tag = "O"
 
     def flush() -> Iterator[Record | Rejection]:
-        nonlocal tokens, tags, raw_lines, error
+        nonlocal tokens, tags, raw_lines, error, prev_tag
+        prev_tag = "O"
         raw = "\n".join(raw_lines)
+        if error is None and scheme == "bioes" and tags and tags[-1].partition("-")[0] in ("B", "I"):
+            error = (doc_line, "conll.invalid_transition", f"document ends inside a span ({tags[-1]}) in BIOES")
         if error is not None:
             line_no, rule, detail = error
             yield Rejection(source, line_no, rule, detail, raw=raw)
@@ -110,6 +142,7 @@ def read_conll(path: Path, source: str) -> Iterator[Record | Rejection]:
             doc_line = line_no
             continue
         if not stripped:
+            prev_tag = "O"  # a span never crosses a sentence boundary
             if not doc_mode:
                 yield from flush()
             continue
@@ -122,8 +155,11 @@ def read_conll(path: Path, source: str) -> Iterator[Record | Rejection]:
         if len(cols) < 2:
             error = (line_no, "conll.missing_tag", "expected a token and a tag separated by whitespace")
         elif not TAG_RE.match(cols[-1]):
-            error = (line_no, "conll.bad_tag", f"tag {cols[-1]!r} is not O, B-X or I-X")
+            error = (line_no, "conll.bad_tag", f"tag {cols[-1]!r} is not O, B-X, I-X, E-X or S-X")
+        elif why := transition_error(prev_tag, cols[-1], scheme):
+            error = (line_no, "conll.invalid_transition", why)
         else:
             tokens.append(cols[0])
             tags.append(cols[-1])
+            prev_tag = cols[-1]
     yield from flush()

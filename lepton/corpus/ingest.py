@@ -8,14 +8,37 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from lepton.corpus.conll import read_conll
+from lepton.corpus.delimited import read_csv, read_text
 from lepton.corpus.jsonl import read_jsonl
 from lepton.corpus.quarantine import QuarantineWriter, Rejection
 from lepton.corpus.records import Record
+from lepton.corpus.textio import format_suffix
 
-READERS = {".jsonl": read_jsonl, ".conll": read_conll, ".iob": read_conll, ".bio": read_conll}
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    """The explicit schema of each input format, from settings."""
+
+    csv_text_column: str = "text"
+    csv_spans_column: str | None = "spans"
+    csv_delimiter: str = ","
+    text_mode: str = "line"  # plain text: a document per "line" or per "file"
+    conll_scheme: str = "iob2"  # iob2 | iob1 | bioes
+
+    def readers(self) -> dict[str, Callable]:
+        """Reader per format suffix, each taking (path, source)."""
+        conll = partial(read_conll, scheme=self.conll_scheme)
+        csv_args = {"text_column": self.csv_text_column, "spans_column": self.csv_spans_column}
+        return {
+            ".jsonl": read_jsonl, ".conll": conll, ".iob": conll, ".bio": conll,
+            ".csv": partial(read_csv, delimiter=self.csv_delimiter, **csv_args),
+            ".tsv": partial(read_csv, delimiter="\t", **csv_args),
+            ".txt": partial(read_text, mode=self.text_mode),
+        }
 
 
 @dataclass
@@ -64,7 +87,8 @@ def file_sha256(path: Path) -> str:
 
 
 def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
-                  protect: Callable[[str, str], str] | None = None) -> IngestReport:
+                  protect: Callable[[str, str], str] | None = None,
+                  options: ReaderOptions = ReaderOptions()) -> IngestReport:
     """Reads every file under `landing` in name order. A file of unknown format is one
     quarantined record (rule file.unknown_format) rather than silently skipped; a
     repeated record (same text from the same source) is quarantined as a duplicate."""
@@ -74,15 +98,17 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
     records_path = Path(records_path)
     records_path.parent.mkdir(parents=True, exist_ok=True)
     ledgers, seen = [], set()
+    readers = options.readers()
     with QuarantineWriter(quarantine_path, protect) as quarantine, records_path.open("w", encoding="utf-8") as out:
         for path in sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith(".")):
             source = path.relative_to(landing).as_posix()
             ledger = FileLedger(source=source, sha256=file_sha256(path))
             rules: Counter = Counter()
-            reader = READERS.get(path.suffix.lower())
+            reader = readers.get(format_suffix(path))
             items = (reader(path, source) if reader else
                      [Rejection(source, 0, "file.unknown_format",
-                                f"extension {path.suffix or '(none)'} is not one of {sorted(READERS)}", raw="")])
+                                f"extension {format_suffix(path) or '(none)'} is not one of {sorted(readers)} "
+                                "(optionally .gz)", raw="")])
             for item in items:
                 ledger.records_in += 1
                 if isinstance(item, Record) and item.record_id in seen:

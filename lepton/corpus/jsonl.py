@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lepton.corpus.quarantine import Rejection
 from lepton.corpus.records import Record, Span, record_id
+from lepton.corpus.textio import iter_text_lines
 
 
 def parse_jsonl_line(raw: str, source: str, line_no: int) -> Record | Rejection:
@@ -49,21 +50,6 @@ def parse_jsonl_line(raw: str, source: str, line_no: int) -> Record | Rejection:
     return Record(
         record_id=record_id(text, source), source=source, line=line_no, text=text, spans=tuple(spans)
     )
-
-
-def iter_text_lines(path: Path, source: str) -> Iterator[tuple[int, str] | Rejection]:
-    """Decodes line by line, so one bad byte costs one record, not the rest of the file."""
-    with Path(path).open("rb") as fh:
-        for line_no, raw_bytes in enumerate(fh, start=1):
-            if line_no == 1 and raw_bytes.startswith(b"\xef\xbb\xbf"):
-                raw_bytes = raw_bytes[3:]
-            try:
-                raw = raw_bytes.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield Rejection(source, line_no, "encoding.not_utf8", f"byte {exc.start}: {exc.reason}",
-                                raw=raw_bytes.decode("utf-8", errors="replace").rstrip("\r\n"))
-                continue
-            yield line_no, raw.rstrip("\r\n")
 
 
 def read_jsonl(path: Path, source: str) -> Iterator[Record | Rejection]:

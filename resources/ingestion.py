@@ -1,0 +1,18 @@
+import dagster as dg
+
+from lepton.corpus.ingest import ReaderOptions
+
+
+class IngestionResource(dg.ConfigurableResource):
+    """The explicit schema of each input format: CSV column mapping, plain-text mode and the
+    CoNLL tag scheme (iob2, iob1 or bioes)."""
+
+    csv_text_column: str = "text"
+    csv_spans_column: str = "spans"
+    csv_delimiter: str = ","
+    text_mode: str = "line"
+    conll_scheme: str = "iob2"
+
+    def options(self) -> ReaderOptions:
+        return ReaderOptions(self.csv_text_column, self.csv_spans_column or None, self.csv_delimiter,
+                             self.text_mode, self.conll_scheme)
