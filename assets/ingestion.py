@@ -6,6 +6,7 @@ import dagster as dg
 from assets._context import stage_lineage
 from lepton.corpus.ingest import ingest_folder
 from lepton.crypto.fields import FieldCipher
+from lepton.governance.retention import write_batch_meta
 from resources import GovernanceResource, IngestionResource, KeyringResource, LineageResource, WorkspaceResource
 
 QUARANTINE_PURPOSE = "quarantine"
@@ -34,6 +35,7 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
     quarantine = batch_dir / "quarantine.jsonl"
     Path(report.records_path).replace(records)
     Path(report.quarantine_path).replace(quarantine)
+    write_batch_meta(batch_dir, batch_id)
     stage_lineage(context, lineage, CODE_VERSION).ingestion(batch_id, files)
     governance.audit().append("ingest", f"record_batch:{batch_id}", actor="dagster:" + context.run.run_id,
                               files=[{k: f[k] for k in ("source", "sha256", "records_in", "accepted", "quarantined")}

@@ -19,6 +19,7 @@ from assets.registry import registered_model
 from assets.training import ner_model
 from assets.validation import annotations_contract
 from lepton.settings import Settings
+from pipelines.retention import retention_job, retention_schedule
 from resources import (
     DvcResource, GovernanceResource, GreatExpectationsResource, IngestionResource, KeyringResource, LineageResource, MlflowResource,
     TrainingResource, WorkspaceResource,
@@ -56,7 +57,7 @@ def build_resources(s: Settings) -> dict:
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=ASSETS, asset_checks=CHECKS, jobs=[lepton_chain],
+        assets=ASSETS, asset_checks=CHECKS, jobs=[lepton_chain, retention_job], schedules=[retention_schedule],
         resources=build_resources(settings or Settings.from_env()),
     )
 
