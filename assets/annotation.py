@@ -2,6 +2,8 @@
 import dagster as dg
 
 from assets._context import stage_lineage
+from assets.partitions import batches
+from lepton.annotation.gold import write_batch_pointer
 from lepton.annotation.gold import import_gold
 from lepton.annotation.schema import schema_version
 from lepton.governance.stages import governed_records
@@ -12,7 +14,7 @@ CODE_VERSION = "annotation-1"
 
 @dg.asset(
     group_name="annotation", kinds={"python", "jsonl"}, owners=["team:annotation"],
-    code_version=CODE_VERSION,
+    code_version=CODE_VERSION, partitions_def=batches,
     description="The annotation batch: for now the spans that arrived with the documents, imported as "
                 "gold. This is the boundary where the Label Studio loop plugs in.",
 )
@@ -23,12 +25,16 @@ def annotations(context: dg.AssetExecutionContext, sensitivity: dict, workspace:
     batch = import_gold(records, workspace.path("work", "annotations", "staging.jsonl"))
     final = workspace.path("work", "annotations", batch.batch_id, "annotations.jsonl")
     batch.path.replace(final)
+    # what dataset_version reads: the latest annotation batch of each record batch
+    write_batch_pointer(workspace.path("work", "annotations", "by-batch", f"{context.partition_key}.json"),
+                        batch, final, sensitivity["batch_id"])
     stage_lineage(context, lineage, CODE_VERSION).annotation(
         batch.batch_id, sensitivity["batch_id"], documents=batch.documents, spans=batch.spans, withheld=withheld,
         source="gold-import", schema_version=schema_version())
     return dg.Output(
         {"batch_id": batch.batch_id, "path": str(final), "record_batch": sensitivity["batch_id"],
-         "documents": batch.documents, "spans": batch.spans, "schema_version": schema_version()},
+         "documents": batch.documents, "spans": batch.spans, "withheld": withheld,
+         "schema_version": schema_version()},
         metadata={
             "annotation_batch": batch.batch_id,
             "documents": batch.documents,

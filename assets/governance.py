@@ -2,6 +2,7 @@ import dagster as dg
 
 from assets._context import stage_lineage
 from assets.ingestion import QUARANTINE_PURPOSE
+from assets.partitions import batches
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.pii import ner_person_detector
 from lepton.governance.stages import apply_policy, clean_batch, detect_batch
@@ -17,6 +18,7 @@ def _counts_table(counts: dict, prefix: str) -> dict:
 
 @dg.asset(
     group_name="governance", kinds={"python"}, owners=["team:data-governance"], code_version=CODE_VERSION,
+    partitions_def=batches,
     description="Unicode NFC, control and zero-width characters, whitespace and length limits, with "
                 "annotation spans moved through an offset map; records that cannot be cleaned are quarantined.",
 )
@@ -40,6 +42,7 @@ def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, work
 
 @dg.asset(
     group_name="governance", kinds={"python"}, owners=["team:data-governance"], code_version=CODE_VERSION,
+    partitions_def=batches,
     description="Personal data per record (e-mail, phone, card, IBAN, IP, national ids; person names from the "
                 "champion model once one exists): type, offsets, detector and confidence — never the value.",
 )
@@ -67,6 +70,7 @@ def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, works
 
 @dg.asset(
     group_name="governance", kinds={"python"}, owners=["team:data-governance"], code_version=CODE_VERSION,
+    partitions_def=batches,
     description="Sensitivity class per record from policy/sensitivity.yaml and its action: pass, redact "
                 "(typed placeholders, spans kept aligned) or encrypt (the text never goes further in clear).",
 )

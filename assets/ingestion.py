@@ -1,9 +1,10 @@
-import hashlib
 from pathlib import Path
 
 import dagster as dg
 
 from assets._context import stage_lineage
+from assets.partitions import batches
+from lepton.corpus.landing import BatchRegistry
 from lepton.corpus.ingest import ingest_folder
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.retention import write_batch_meta
@@ -16,25 +17,25 @@ CODE_VERSION = "ingest-1"
 
 @dg.asset(
     group_name="ingestion", kinds={"python", "jsonl"}, owners=["team:data-platform"],
-    code_version=CODE_VERSION,
+    code_version=CODE_VERSION, partitions_def=batches,
     description="Documents read from the landing folder (JSONL, CSV/TSV, plain text, CoNLL; optionally gzipped); unreadable records are "
                 "quarantined with file, line and rule; per file, records in = accepted + quarantined.",
 )
 def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
                   lineage: LineageResource, governance: GovernanceResource,
                   keyring: KeyringResource, ingestion: IngestionResource) -> dg.Output[dict]:
-    landing = Path(workspace.landing_dir)
-    staging = workspace.folder("work", "ingest-staging")
-    cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
-    report = ingest_folder(landing, staging / "records.jsonl", staging / "quarantine.jsonl", protect=cipher.encrypt,
-                           options=ingestion.options())
-    files = report.to_dict()["files"]
-    batch_id = hashlib.sha256("".join(f"{f['source']}:{f['sha256']}\n" for f in files).encode()).hexdigest()[:16]
+    batch_id = context.partition_key
+    # The batch is the registered file version, copied once into the workspace: a landing
+    # file changed later is a new batch and cannot alter this one.
+    snapshot_dir = workspace.folder("work", "snapshots", batch_id)
+    registry_entry = workspace_registry(workspace).get(batch_id)
+    workspace_registry(workspace).snapshot(batch_id, snapshot_dir)
     batch_dir = workspace.folder("work", "raw", batch_id)
     records = batch_dir / "records.jsonl"
     quarantine = batch_dir / "quarantine.jsonl"
-    Path(report.records_path).replace(records)
-    Path(report.quarantine_path).replace(quarantine)
+    cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
+    report = ingest_folder(snapshot_dir, records, quarantine, protect=cipher.encrypt, options=ingestion.options())
+    files = report.to_dict()["files"]
     write_batch_meta(batch_dir, batch_id)
     stage_lineage(context, lineage, CODE_VERSION).ingestion(batch_id, files)
     governance.audit().append("ingest", f"record_batch:{batch_id}", actor="dagster:" + context.run.run_id,
@@ -49,6 +50,8 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
          "accepted": report.accepted, "quarantined": report.quarantined},
         metadata={
             "batch_id": batch_id,
+            "landing_file": registry_entry["source"],
+            "sha256": registry_entry["sha256"],
             "files": len(files),
             "records_in": report.records_in,
             "accepted": report.accepted,
@@ -61,3 +64,7 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
             "lineage_node": f"record_batch:{batch_id}",
         },
     )
+
+
+def workspace_registry(workspace: WorkspaceResource) -> BatchRegistry:
+    return BatchRegistry(Path(workspace.home) / "batches" / "registry")

@@ -2,11 +2,12 @@ from collections import Counter
 
 import dagster as dg
 
+from assets.partitions import batches
 from lepton.corpus.quarantine import read_quarantine
 
 
 @dg.asset(
-    group_name="ingestion", kinds={"python"}, owners=["team:data-governance"], code_version="quarantine-1",
+    group_name="ingestion", kinds={"python"}, owners=["team:data-governance"], code_version="quarantine-1", partitions_def=batches,
     description="Every record that ingestion or cleaning refused, counted by rule and file. Raw text is "
                 "stored encrypted; `lepton quarantine export` / `reprocess` bring fixed records back.",
 )

@@ -19,6 +19,7 @@ from assets.registry import registered_model
 from assets.training import ner_model
 from assets.validation import annotations_contract
 from lepton.settings import Settings
+from pipelines.batches import dataset_and_model_job, ingest_batch_job, landing_sensor
 from pipelines.retention import retention_job, retention_schedule
 from resources import (
     DvcResource, GovernanceResource, GreatExpectationsResource, IngestionResource, KeyringResource, LineageResource, MlflowResource,
@@ -57,7 +58,8 @@ def build_resources(s: Settings) -> dict:
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=ASSETS, asset_checks=CHECKS, jobs=[lepton_chain, retention_job], schedules=[retention_schedule],
+        assets=ASSETS, asset_checks=CHECKS, jobs=[lepton_chain, ingest_batch_job, dataset_and_model_job, retention_job],
+        schedules=[retention_schedule], sensors=[landing_sensor],
         resources=build_resources(settings or Settings.from_env()),
     )
 

@@ -9,7 +9,7 @@ import dagster as dg
 
 from lepton.corpus.sample import write_sample
 from lepton.settings import Settings
-from pipelines.definitions import build_definitions
+from tests.chain import run_chain
 
 CANARY_NAME = "Quaxworthington"
 CANARY_CARD = "4111 1111 1111 1111"
@@ -45,11 +45,13 @@ def test_restricted_canaries_never_leave_in_clear(workspace_env, tmp_path, capfd
     instance_dir = tmp_path / "dagster"
     instance_dir.mkdir()
     with dg.instance_for_test(temp_dir=str(instance_dir)) as instance:
-        result = build_definitions(s).resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
-        assert result.success
-        assert result.output_for_node("sensitivity")["withheld"] == 2
-        metadata_dump = json.dumps([str(e) for e in instance.all_logs(result.run_id)])
-    raw = Path(result.output_for_node("raw_documents")["records_path"])
+        chain = run_chain(s, instance)
+        assert chain.final.success
+        canary = next(r for k, r in chain.batches.items() if k.startswith("canary.jsonl"))
+        assert canary.output_for_node("sensitivity")["withheld"] == 2
+        runs = list(chain.batches.values()) + [chain.final]
+        metadata_dump = json.dumps([str(e) for r in runs for e in instance.all_logs(r.run_id)])
+    raw = Path(canary.output_for_node("raw_documents")["records_path"])
     assert CANARY_NAME in raw.read_text(), "the canaries were ingested: the scan below can fail"
 
     stores = [instance_dir, s.home / "mlflow", s.home / "dvc", s.home / "audit", s.home / "work" / "governed",

@@ -11,15 +11,11 @@ from lepton.lineage.store import LineageStore
 from lepton.settings import Settings
 from lepton.tracking.mlflow_store import MlflowStore
 from pipelines.definitions import build_definitions
+from tests.chain import run_chain
 
 DOCS = 160
 
 
-def _run(settings: Settings, instance, selection=None, raise_on_error=True):
-    defs = build_definitions(settings)
-    job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=instance, raise_on_error=raise_on_error,
-                                  asset_selection=selection)
 
 
 def _instance(path: Path):
@@ -39,19 +35,21 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     s = Settings.from_env()
     write_sample(s.landing_dir, DOCS, seed=21)
     with _instance(tmp_path / "dagster") as instance:
-        result = _run(s, instance)
-    assert result.success
-    assert _materialized(result) == {"raw_documents", "quarantine", "clean_documents", "pii_findings",
-                                     "sensitivity", "annotations", "dataset_version", "ner_model",
-                                     "registered_model"}
-    [check] = result.get_asset_check_evaluations()
-    assert check.passed and check.metadata["evaluated_spans"].value > DOCS
+        chain = run_chain(s, instance)
+    assert len(chain.batches) == 2, "one batch per landing file"
+    assert chain.materialized() == {"raw_documents", "quarantine", "clean_documents", "pii_findings",
+                                    "sensitivity", "annotations", "dataset_version", "ner_model",
+                                    "registered_model"}
+    checks = [c for r in chain.batches.values() for c in r.get_asset_check_evaluations()]
+    assert len(checks) == 2 and all(c.passed for c in checks)
+    assert sum(c.metadata["evaluated_spans"].value for c in checks) > DOCS
 
-    raw = result.output_for_node("raw_documents")
-    assert raw["accepted"] + raw["quarantined"] == DOCS
+    raws = [r.output_for_node("raw_documents") for r in chain.batches.values()]
+    assert sum(r["accepted"] + r["quarantined"] for r in raws) == DOCS
+    result = chain.final
     ds = result.output_for_node("dataset_version")
-    withheld = result.output_for_node("sensitivity")["withheld"]
-    assert sum(ds["rows"].values()) + withheld == raw["accepted"]
+    withheld = sum(r.output_for_node("sensitivity")["withheld"] for r in chain.batches.values())
+    assert sum(ds["rows"].values()) + withheld == sum(r["accepted"] for r in raws)
     # encrypted at rest, tracked and pushed by DVC
     enc = Path(ds["path"]) / "train.jsonl.enc"
     assert enc.read_bytes()[:6] == b"LEPENC"
@@ -86,13 +84,14 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     files = {n.name for _, n, _, _ in walk if n.kind == "input_file"}
     assert files == {"sample-21.jsonl", "sample-21.conll"}
 
-    # re-materialising unchanged inputs gives the same dataset version and pushes nothing new
-    with _instance(tmp_path / "dagster2") as instance:
-        again = _run(s, instance, selection=[dg.AssetKey(k) for k in
-                                             ("raw_documents", "clean_documents", "pii_findings", "sensitivity",
-                                              "annotations", "dataset_version")])
-    assert again.output_for_node("dataset_version")["version"] == ds["version"]
-    mat = [e for e in again.get_asset_materialization_events() if e.asset_key.path == ["dataset_version"]][0]
+    # nothing new in the landing zone: no new batch; rebuilding gives the same dataset version, pushes nothing
+    with _instance(tmp_path / "dagster") as instance:
+        again = run_chain(s, instance, final=False)
+        assert again.batches == {}
+        rebuilt = build_definitions(s).resolve_job_def("dataset_and_model").execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey("dataset_version")])
+    assert rebuilt.output_for_node("dataset_version")["version"] == ds["version"]
+    mat = [e for e in rebuilt.get_asset_materialization_events() if e.asset_key.path == ["dataset_version"]][0]
     assert mat.materialization.metadata["files_pushed"].value == 0
 
 
@@ -109,24 +108,53 @@ def test_failed_validation_blocks_dataset_and_model_in_this_and_later_runs(works
     s = Settings.from_env()
     _bad_landing(s.landing_dir)
     with _instance(tmp_path / "dagster") as instance:
-        result = _run(s, instance, raise_on_error=False)
-        assert _materialized(result) == {"raw_documents", "quarantine", "clean_documents", "pii_findings",
-                                         "sensitivity", "annotations"}
-        [check] = result.get_asset_check_evaluations()
+        chain = run_chain(s, instance, raise_on_error=False, final=False)
+        bad_key = next(k for k in chain.batches if k.startswith("bad.jsonl"))
+        bad = chain.batches[bad_key]
+        [check] = bad.get_asset_check_evaluations()
         assert not check.passed
         assert "bad.jsonl:1 span 0" in check.metadata["failures"].value
         assert "bad.jsonl:2 span 0" in check.metadata["failures"].value
         assert "Acme" not in check.metadata["failures"].value
+        # the good batch passed its own gate
+        good = next(r for k, r in chain.batches.items() if k != bad_key)
+        assert all(c.passed for c in good.get_asset_check_evaluations())
 
-        # A later run that selects only the downstream assets (as a backfill or a retry
-        # would) still refuses the batch whose gate failed.
-        later = _run(s, instance, selection=[dg.AssetKey("dataset_version"), dg.AssetKey("ner_model")],
-                     raise_on_error=False)
-        assert not later.success
-        assert "dataset_version" not in _materialized(later)
-        failure = [e for e in later.all_events if e.event_type_value == "STEP_FAILURE"][0]
-        assert "has no passing validation" in failure.event_specific_data.error.to_string()
+        # The same run would have stopped at the gate; a mixed run through the whole chain
+        # for the bad batch shows it: nothing downstream of the failed check runs.
+        whole = build_definitions(s).resolve_job_def("lepton_chain").execute_in_process(
+            instance=instance, partition_key=bad_key, raise_on_error=False)
+        assert "dataset_version" not in {e.asset_key.to_user_string()
+                                         for e in whole.get_asset_materialization_events()}
 
+        # A later run of only the downstream assets (as a retry or a backfill would) leaves
+        # the failed batch out, and says so.
+        later = build_definitions(s).resolve_job_def("dataset_and_model").execute_in_process(
+            instance=instance, raise_on_error=False)
+        ds = later.output_for_node("dataset_version")
+        mat = [e for e in later.get_asset_materialization_events() if e.asset_key.path == ["dataset_version"]][0]
+        assert mat.materialization.metadata["batches_left_out"].value == [bad_key]
+        assert len(ds["annotation_batches"]) == 1
+
+    from lepton.datasets.version import read_manifest
+
+    manifest = read_manifest(ds["path"])
+    ids = {rid for split in manifest["splits"].values() for rid in split["record_ids"]}
+    assert all(not rid.startswith("bad") for rid in ids)
+    assert manifest["provenance"]["record_batches"] == [k for k in chain.batches if k != bad_key]
+
+
+def test_a_dataset_is_refused_when_no_batch_passed(workspace_env, tmp_path):
+    s = Settings.from_env()
+    s.landing_dir.mkdir(parents=True)
+    (s.landing_dir / "bad.jsonl").write_text(json.dumps(
+        {"text": "Bob lives in Oslo.", "spans": [{"start": 0, "end": 3, "label": "PERSON"}]}) + "\n")
+    with _instance(tmp_path / "dagster") as instance:
+        chain = run_chain(s, instance, raise_on_error=False)
+        assert not chain.final.success
+        assert "dataset_version" not in chain.materialized()
+        failure = [e for e in chain.final.all_events if e.event_type_value == "STEP_FAILURE"][0]
+        assert "no annotation batch has a passing validation" in failure.event_specific_data.error.to_string()
     assert not (s.dvc_repo / "datasets").exists()
     assert _mlflow(s).champion() is None
     from mlflow.exceptions import MlflowException

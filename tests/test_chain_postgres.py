@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from lepton.corpus.sample import write_sample
 from lepton.settings import Settings
 from lepton.tracking.mlflow_store import MlflowStore
-from pipelines.definitions import build_definitions
+from tests.chain import run_chain
 from tests.conftest import PG_DSN
 
 pytestmark = pytest.mark.postgres
@@ -25,8 +25,8 @@ def test_whole_chain_on_postgres(workspace_env, pg_database, monkeypatch, tmp_pa
         "db_name": dagster_db, "scheme": "postgresql+psycopg2"}}}
     (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster"), overrides={"storage": storage}) as instance:
-        result = build_definitions(s).resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
-        assert result.success
+        chain = run_chain(s, instance)
+        assert chain.final.success and all(r.success for r in chain.batches.values())
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         records = instance.fetch_materializations(dg.AssetKey("registered_model"), limit=1).records
         assert len(records) == 1
@@ -36,7 +36,7 @@ def test_whole_chain_on_postgres(workspace_env, pg_database, monkeypatch, tmp_pa
         runs = conn.execute(sa.text("select count(*) from runs")).scalar()
         events = conn.execute(sa.text("select count(*) from event_logs")).scalar()
     engine.dispose()
-    assert runs == 1 and events > 20
+    assert runs == 3 and events > 20  # two landing batches, then dataset and model
 
     store = MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
     assert store.champion()["version"] == 1

@@ -26,7 +26,17 @@ def test_dagster_asset_materialize_from_the_shell(workspace_env):
     assert out.returncode == 0, out.stderr
     assert "wrote 120 documents" in out.stdout and "wrote 30 documents" in out.stdout
 
-    run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--select", "*"], workspace_env)
+    keys = subprocess.run([sys.executable, "-m", "pipelines.batches", "register"], cwd=REPO, text=True,
+                          capture_output=True, env={**os.environ, **workspace_env}).stdout.split()
+    assert len(keys) == 2
+    for key in keys:
+        run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--partition", key,
+                    "--select", "raw_documents,quarantine,clean_documents,pii_findings,sensitivity,annotations"],
+                   workspace_env)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert "annotations_contract" in run.stdout + run.stderr, "the validation gate ran in the batch run"
+    run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions",
+                "--select", "dataset_version,ner_model,registered_model"], workspace_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "RUN_SUCCESS" in run.stdout + run.stderr
 
@@ -61,9 +71,14 @@ def test_dagster_asset_materialize_from_the_shell(workspace_env):
 
 
 def test_dataset_and_key_commands_after_a_run(workspace_env, tmp_path):
-    assert _run(["lepton", "sample", "-n", "120", "--seed", "5"], workspace_env).returncode == 0
-    run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--select",
-                "raw_documents,clean_documents,pii_findings,sensitivity,annotations,dataset_version"], workspace_env)
+    assert _run(["lepton", "sample", "-n", "120", "--seed", "5", "--conll-share", "0"], workspace_env).returncode == 0
+    key = subprocess.run([sys.executable, "-m", "pipelines.batches", "register"], cwd=REPO, text=True,
+                         capture_output=True, env={**os.environ, **workspace_env}).stdout.strip()
+    run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--partition", key, "--select",
+                "raw_documents,clean_documents,pii_findings,sensitivity,annotations"], workspace_env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--select", "dataset_version"],
+               workspace_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     listing = _run(["lepton", "dataset", "list"], workspace_env)

@@ -9,17 +9,18 @@ from click.testing import CliRunner
 from lepton.cli import main
 from lepton.governance.audit import AuditLog
 from lepton.settings import Settings
+from pipelines.batches import register_landing
 from pipelines.definitions import build_definitions
 
 SECRET = "zara.quill@example.com"
 SELECTION = [dg.AssetKey(k) for k in ("raw_documents", "clean_documents", "quarantine")]
 
 
-def _ingest(s, tmp_path, name):
-    (tmp_path / name).mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / name)) as instance:
-        job = build_definitions(s).resolve_implicit_global_asset_job_def()
-        return job.execute_in_process(instance=instance, asset_selection=SELECTION)
+def _ingest(s, instance):
+    """Registers what is new in the landing folder and ingests it: the one new batch."""
+    [key] = register_landing(s, instance)
+    job = build_definitions(s).resolve_job_def("ingest_batch")
+    return job.execute_in_process(instance=instance, partition_key=key, asset_selection=SELECTION)
 
 
 def test_quarantine_is_encrypted_counted_and_reprocessed(workspace_env, tmp_path):
@@ -29,7 +30,9 @@ def test_quarantine_is_encrypted_counted_and_reprocessed(workspace_env, tmp_path
     (s.landing_dir / "in.jsonl").write_text(
         json.dumps(good) + "\n" + '{"text": "Write to ' + SECRET + '", "spans": [\n' + '{"text": "  \u200b "}\n')
 
-    first = _ingest(s, tmp_path, "d1")
+    (tmp_path / "d").mkdir()
+    instance = dg.instance_for_test(temp_dir=str(tmp_path / "d")).__enter__()
+    first = _ingest(s, instance)
     raw = first.output_for_node("raw_documents")
     assert (raw["accepted"], raw["quarantined"]) == (2, 1)
     q_file = raw["quarantine_path"]
@@ -58,9 +61,10 @@ def test_quarantine_is_encrypted_counted_and_reprocessed(workspace_env, tmp_path
     result = runner.invoke(main, ["quarantine", "reprocess", str(exported)])
     assert result.exit_code == 0, result.output
     assert "1 records re-ingest" in result.output and "still quarantined: in.jsonl:9: text.missing" in result.output
-    second = _ingest(s, tmp_path, "d2")
+    second = _ingest(s, instance)  # only the reprocessed file is new: the original batch's ledger stands
     raw2 = second.output_for_node("raw_documents")
-    assert raw2["accepted"] == 3 and raw2["quarantined"] == 1  # the fixed record is in; the original ledger stands
+    assert (raw2["accepted"], raw2["quarantined"]) == (1, 0)
+    instance.__exit__(None, None, None)
 
     actions = [e["action"] for e in AuditLog(s.home / "audit" / "audit.jsonl").entries()]
     assert actions.count("ingest") == 2 and "read.quarantine" in actions and "quarantine.reprocess" in actions

@@ -12,6 +12,7 @@ from lepton.governance.audit import AuditLog
 from lepton.governance.retention import open_archive
 from lepton.lineage.store import LineageStore
 from lepton.settings import Settings
+from pipelines.batches import register_landing
 from pipelines.definitions import build_definitions
 
 GOVERN = [dg.AssetKey(k) for k in ("raw_documents", "clean_documents", "pii_findings", "sensitivity")]
@@ -19,12 +20,13 @@ GOVERN = [dg.AssetKey(k) for k in ("raw_documents", "clean_documents", "pii_find
 
 def test_retention_job_archives_and_purges_only_expired_batches(workspace_env, tmp_path):
     s = Settings.from_env()
-    write_sample(s.landing_dir, 60, seed=2)
+    write_sample(s.landing_dir, 60, seed=2, conll_share=0)
     (tmp_path / "d").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "d")) as instance:
         defs = build_definitions(s)
-        run = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, asset_selection=GOVERN)
-        batch = run.output_for_node("raw_documents")["batch_id"]
+        [batch] = register_landing(s, instance)
+        defs.resolve_job_def("ingest_batch").execute_in_process(instance=instance, partition_key=batch,
+                                                               asset_selection=GOVERN)
         work = s.home / "work"
         assert defs.resolve_job_def("retention_job").execute_in_process(instance=instance).success
         assert (work / "raw" / batch).exists(), "a fresh batch is kept"
@@ -37,7 +39,7 @@ def test_retention_job_archives_and_purges_only_expired_batches(workspace_env, t
         result = defs.resolve_job_def("retention_job").execute_in_process(instance=instance)
         assert result.success
 
-    for stage in ("raw", "clean", "pii", "governed"):
+    for stage in ("snapshots", "raw", "clean", "pii", "governed"):
         assert not (work / stage / batch).exists()
     archive = s.home / "archive" / f"{batch}.tar.enc"
     assert archive.read_bytes()[:6] == b"LEPENC" and b"@example" not in archive.read_bytes()

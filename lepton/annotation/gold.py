@@ -35,3 +35,13 @@ def import_gold(records: list[Record], path: Path) -> AnnotationBatch:
             labels.update(s.label for s in rec.spans)
     return AnnotationBatch(batch_id=digest.hexdigest()[:16], path=path, documents=len(records),
                            spans=sum(labels.values()), per_label=dict(sorted(labels.items())))
+
+
+def write_batch_pointer(path: Path, batch: AnnotationBatch, final: Path, record_batch: str) -> None:
+    path.write_text(json.dumps({"batch_id": batch.batch_id, "path": str(final), "record_batch": record_batch,
+                                "documents": batch.documents, "spans": batch.spans}))
+
+
+def batch_pointers(folder: Path) -> list[dict]:
+    """The current annotation batch of every record batch, in record-batch order."""
+    return [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]

@@ -22,7 +22,7 @@ from lepton.governance.audit import AuditLog
 from lepton.governance.policy import Policy
 from lepton.lineage.store import LineageStore, node_id
 
-STAGE_DIRS = ("raw", "clean", "pii", "governed")  # per-batch working copies under work/
+STAGE_DIRS = ("snapshots", "raw", "clean", "pii", "governed")  # per-batch working copies under work/
 ARCHIVE_PURPOSE = "archive"
 BATCH_META = "batch.json"
 

@@ -62,10 +62,12 @@ class StageLineage:
                 return node.node_id
         return None
 
-    def dataset(self, version: str, annotation_batch: str, validation: str, **attrs) -> str:
+    def dataset(self, version: str, batches: list[tuple[str, str]], **attrs) -> str:
+        """`batches`: (annotation batch id, id of its passing validation) for each batch used."""
         nid = self.store.add_node("dataset_version", version, **attrs)
-        self._edge(node_id("annotation_batch", annotation_batch), nid, DERIVED_FROM)
-        self._edge(validation, nid, VALIDATED_BY)
+        for annotation_batch, validation in batches:
+            self._edge(node_id("annotation_batch", annotation_batch), nid, DERIVED_FROM)
+            self._edge(validation, nid, VALIDATED_BY)
         return nid
 
     def training(self, run_id: str, dataset_version: str, **attrs) -> str:

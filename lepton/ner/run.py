@@ -70,7 +70,7 @@ def train_and_log(dataset_dir: Path, dataset_version: str, keyring: Keyring, sto
                 "num_parameters": sum(p.numel() for p in model.parameters()),
             })
             mlflow.set_tags({"lepton.dataset_version": dataset_version,
-                             "lepton.annotation_batch": manifest["provenance"].get("annotation_batch", "")})
+                             "lepton.annotation_batches": ",".join(manifest["provenance"].get("annotation_batches", []))})
             result = train(model, tokenizer, train_recs, dev_recs, labels, cfg,
                            on_epoch=lambda epoch, m: mlflow.log_metrics(m, step=epoch), progress=progress)
             label2id = {l: i for i, l in enumerate(labels)}

@@ -1,0 +1,75 @@
+"""Landing files -> batch partitions: the landing sensor, and the same registration as a
+command for a shell or a test (`python -m pipelines.batches register`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from assets.partitions import batches
+from lepton.corpus.landing import BatchRegistry, scan
+from lepton.settings import Settings
+
+BATCH_ASSETS = dg.AssetSelection.assets("raw_documents", "quarantine", "clean_documents", "pii_findings",
+                                        "sensitivity", "annotations")
+
+ingest_batch_job = dg.define_asset_job(
+    "ingest_batch", selection=BATCH_ASSETS,
+    description="One landing batch: ingest -> quarantine -> clean -> PII -> sensitivity -> annotations "
+                "(with its validation gate).",
+)
+dataset_and_model_job = dg.define_asset_job(
+    "dataset_and_model", selection=dg.AssetSelection.assets("dataset_version").downstream(),
+    description="Every validated annotation batch -> encrypted DVC dataset version -> training -> registry.",
+)
+
+
+def registry_for(settings: Settings) -> BatchRegistry:
+    return BatchRegistry(settings.home / "batches" / "registry")
+
+
+def register_landing(settings: Settings, instance: dg.DagsterInstance) -> list[str]:
+    """Registers every new or changed landing file as a batch partition; returns the new keys."""
+    registry = registry_for(settings)
+    landing = str(settings.landing_dir)
+    keys = [registry.register(f, landing) for f in scan(landing, registry.seen())]
+    if keys:
+        instance.add_dynamic_partitions(batches.name, keys)
+    return keys
+
+
+@dg.sensor(job=ingest_batch_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Each new or changed file in the landing folder becomes a batch partition and a run.")
+def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    settings = Settings.from_env()
+    registry = registry_for(settings)
+    landing = str(settings.landing_dir)
+    # The cursor holds source -> hash of everything already registered, so a file is never
+    # registered twice; the registry holds the same and survives a reset cursor.
+    seen = {**registry.seen(), **json.loads(context.cursor or "{}")}
+    new = scan(landing, seen)
+    keys = [registry.register(f, landing) for f in new]
+    seen.update({f.source: f.sha256 for f in new})
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=k, partition_key=k) for k in keys],
+        dynamic_partitions_requests=[batches.build_add_request(keys)] if keys else [],
+        cursor=json.dumps(seen, sort_keys=True),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if args[:1] != ["register"]:
+        print("usage: python -m pipelines.batches register", file=sys.stderr)
+        return 2
+    with dg.DagsterInstance.get() as instance:
+        for key in register_landing(Settings.from_env(), instance):
+            print(key)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
