@@ -208,7 +208,7 @@ def quarantine_reprocess(fixed: Path) -> None:
 
     s = Settings.from_env()
     entries = [json.loads(line) for line in fixed.read_text(encoding="utf-8").splitlines() if line.strip()]
-    report = reprocess(entries, s.landing_dir)
+    report = reprocess(entries, s.landing_url)
     _audit(s).append("quarantine.reprocess", f"file:{report.output.name if report.output else '-'}",
                      actor=f"cli:{os.environ.get('USER', '?')}", accepted=report.accepted,
                      still_failing=[r.message() for r in report.still_failing])

@@ -13,10 +13,14 @@ def _env(name: str, default: str) -> str:
     return value if value not in (None, "") else default
 
 
+def _landing(value: str) -> str:
+    return value if "://" in value else str(Path(value).resolve())
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    landing_dir: Path
+    landing_url: str  # a local folder or any universal-pathlib URL (s3://bucket/landing)
     lineage_url: str
     mlflow_tracking_uri: str
     mlflow_artifact_location: str
@@ -41,7 +45,7 @@ class Settings:
         home = Path(_env("LEPTON_HOME", str(Path.cwd() / ".lepton"))).resolve()
         return cls(
             home=home,
-            landing_dir=Path(_env("LEPTON_LANDING", str(home / "landing"))).resolve(),
+            landing_url=_landing(_env("LEPTON_LANDING", str(home / "landing"))),
             lineage_url=_env("LEPTON_LINEAGE_URL", f"sqlite:///{home / 'lineage.db'}"),
             mlflow_tracking_uri=_env("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"),
             mlflow_artifact_location=_env("LEPTON_MLFLOW_ARTIFACTS", (home / "mlflow" / "artifacts").as_uri()),
@@ -61,6 +65,13 @@ class Settings:
             text_mode=_env("LEPTON_TEXT_MODE", "line"),
             conll_scheme=_env("LEPTON_CONLL_SCHEME", "iob2"),
         )
+
+    @property
+    def landing_dir(self) -> Path:
+        """The landing folder when it is local (sample data is written there)."""
+        if "://" in self.landing_url:
+            raise ValueError(f"the landing zone {self.landing_url} is not a local folder")
+        return Path(self.landing_url)
 
     @property
     def dagster_home(self) -> Path:

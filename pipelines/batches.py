@@ -34,7 +34,7 @@ def registry_for(settings: Settings) -> BatchRegistry:
 def register_landing(settings: Settings, instance: dg.DagsterInstance) -> list[str]:
     """Registers every new or changed landing file as a batch partition; returns the new keys."""
     registry = registry_for(settings)
-    landing = str(settings.landing_dir)
+    landing = settings.landing_url
     keys = [registry.register(f, landing) for f in scan(landing, registry.seen())]
     if keys:
         instance.add_dynamic_partitions(batches.name, keys)
@@ -46,7 +46,7 @@ def register_landing(settings: Settings, instance: dg.DagsterInstance) -> list[s
 def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     settings = Settings.from_env()
     registry = registry_for(settings)
-    landing = str(settings.landing_dir)
+    landing = settings.landing_url
     # The cursor holds source -> hash of everything already registered, so a file is never
     # registered twice; the registry holds the same and survives a reset cursor.
     seen = {**registry.seen(), **json.loads(context.cursor or "{}")}

@@ -39,7 +39,7 @@ lepton_chain = dg.define_asset_job(
 
 def build_resources(s: Settings) -> dict:
     return {
-        "workspace": WorkspaceResource(home=str(s.home), landing_dir=str(s.landing_dir)),
+        "workspace": WorkspaceResource(home=str(s.home), landing_url=s.landing_url),
         "lineage": LineageResource(url=s.lineage_url),
         "keyring": KeyringResource(key_file=str(s.key_file), keyring_path=str(s.home / "keys" / "keyring.json")),
         "dvc": DvcResource(repo_dir=str(s.dvc_repo), remote_url=s.dvc_remote,

@@ -7,7 +7,7 @@ class WorkspaceResource(dg.ConfigurableResource):
     """The git-ignored folder that holds every piece of local state."""
 
     home: str
-    landing_dir: str
+    landing_url: str
 
     def path(self, *parts: str) -> Path:
         """A file path under the workspace, its folder created."""

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from upath import UPath
+
 from lepton.corpus.conll import read_conll
 from lepton.corpus.jsonl import parse_jsonl_line
 from lepton.corpus.quarantine import Rejection
@@ -22,7 +24,7 @@ from lepton.corpus.records import Record
 
 @dataclass
 class ReprocessReport:
-    output: Path | None
+    output: UPath | None
     accepted: list[dict] = field(default_factory=list)   # {"source", "line", "new_line"}
     still_failing: list[Rejection] = field(default_factory=list)
 
@@ -42,7 +44,8 @@ def _reparse(entry: dict) -> Record | Rejection:
     return Rejection(source, line, "reprocess.unknown_format", "no reader for this file type", raw)
 
 
-def reprocess(fixed_entries: list[dict], landing: Path) -> ReprocessReport:
+def reprocess(fixed_entries: list[dict], landing: str) -> ReprocessReport:
+    """`landing` is the landing zone's URL or local path (universal-pathlib)."""
     accepted, failing, lines = [], [], []
     for entry in fixed_entries:
         item = _reparse(entry)
@@ -54,7 +57,7 @@ def reprocess(fixed_entries: list[dict], landing: Path) -> ReprocessReport:
     out = None
     if lines:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        out = Path(landing) / "reprocessed" / f"reprocessed-{stamp}.jsonl"
+        out = UPath(landing) / "reprocessed" / f"reprocessed-{stamp}.jsonl"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return ReprocessReport(out, accepted, failing)
