@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
+import orjson
+
 from lepton.corpus.conll import read_conll
 from lepton.corpus.delimited import read_csv, read_text
 from lepton.corpus.jsonl import read_jsonl
@@ -120,7 +122,7 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                     rules[item.rule] += 1
                 else:
                     seen.add(item.record_id)
-                    out.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
+                    out.write(orjson.dumps(item.to_dict()).decode() + "\n")
                     ledger.accepted += 1
             ledger.rules = dict(rules)
             if not ledger.balanced:  # an invariant, checked so a reader bug cannot lose records quietly
@@ -131,4 +133,4 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
 
 def read_records(path: Path) -> list[Record]:
     with Path(path).open(encoding="utf-8") as fh:
-        return [Record.from_dict(json.loads(line)) for line in fh if line.strip()]
+        return [Record.from_dict(orjson.loads(line)) for line in fh if line.strip()]

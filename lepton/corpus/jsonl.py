@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
+
 from lepton.corpus.quarantine import Rejection
 from lepton.corpus.records import Record, Span, record_id
 from lepton.corpus.textio import iter_text_lines
@@ -21,7 +23,7 @@ def parse_jsonl_line(raw: str, source: str, line_no: int) -> Record | Rejection:
         return Rejection(source=source, line=line_no, rule=rule, detail=detail, raw=raw)
 
     try:
-        obj = json.loads(raw)
+        obj = orjson.loads(raw)
     except json.JSONDecodeError as exc:
         return reject("json.invalid", f"not valid JSON ({exc.msg} at column {exc.colno})")
     if not isinstance(obj, dict):
@@ -67,6 +69,6 @@ def write_jsonl(records, path: Path) -> int:
     n = 0
     with Path(path).open("w", encoding="utf-8") as fh:
         for rec in records:
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            fh.write(orjson.dumps(rec).decode() + "\n")
             n += 1
     return n

@@ -60,7 +60,7 @@ def _nfc_runs(text: str) -> list[tuple[int, str]] | None:
 
 
 def clean_text(text: str) -> Cleaned:
-    if text.isascii() and not _NEEDS_WORK.search(text):
+    if not _NEEDS_WORK.search(text) and (text.isascii() or unicodedata.is_normalized("NFC", text)):
         return Cleaned(text)
     if unicodedata.is_normalized("NFC", text):
         runs = [(i, c) for i, c in enumerate(text)]

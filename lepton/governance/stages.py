@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from lepton.corpus.quarantine import QuarantineWriter, Rejection
 from lepton.corpus.records import Record, Span
 from lepton.crypto.fields import FieldCipher
@@ -34,45 +36,52 @@ class StageReport:
                 "quarantined": self.quarantined, "counts": dict(sorted(self.counts.items()))}
 
 
-def _records(path: Path):
-    with Path(path).open(encoding="utf-8") as fh:
+def _docs(path: Path):
+    """Record dicts as stored: the stages touch Span objects only where offsets change."""
+    with Path(path).open("rb") as fh:
         for line in fh:
             if line.strip():
-                yield Record.from_dict(json.loads(line))
+                yield orjson.loads(line)
+
+
+def _dump(obj: dict) -> str:
+    return orjson.dumps(obj).decode() + "\n"
 
 
 def clean_batch(in_path: Path, out_path: Path, quarantine_path: Path, max_chars: int,
                 protect: Callable[[str, str], str] | None = None) -> StageReport:
     report = StageReport()
     with QuarantineWriter(quarantine_path, protect) as quarantine, Path(out_path).open("w", encoding="utf-8") as out:
-        for rec in _records(in_path):
+        for doc in _docs(in_path):
             report.records_in += 1
-            cleaned = clean_text(rec.text)
+            cleaned = clean_text(doc["text"])
             report.counts.update(cleaned.changes)
             problem = None
             if not cleaned.text:
                 problem = ("text.empty_after_cleaning", "nothing is left after cleaning")
             elif len(cleaned.text) > max_chars:
                 problem = ("text.too_long", f"{len(cleaned.text)} characters, limit {max_chars}")
-            spans = []
-            for i, sp in enumerate(rec.spans):
-                moved = cleaned.map_span(sp)
-                if moved is None:
-                    problem = problem or ("span.removed_by_cleaning",
-                                          f"span {i} ({sp.label}) held only characters that cleaning removes")
-                    break
-                spans.append(moved if cleaned.changed else sp)
+            spans = doc["spans"]
+            if cleaned.changed:
+                spans = []
+                for i, sp in enumerate(doc["spans"]):
+                    moved = cleaned.map_span(Span(**sp))
+                    if moved is None:
+                        problem = problem or ("span.removed_by_cleaning",
+                                              f"span {i} ({sp['label']}) held only characters that cleaning removes")
+                        break
+                    spans.append(moved.to_dict())
             if problem:
                 # stored as a JSONL line, so a fixed record can go back through `quarantine reprocess`
-                raw = json.dumps({"text": rec.text, "spans": [sp.to_dict() for sp in rec.spans]}, ensure_ascii=False)
-                quarantine.write(Rejection(rec.source, rec.line, problem[0], problem[1], raw=raw))
+                raw = json.dumps({"text": doc["text"], "spans": doc["spans"]}, ensure_ascii=False)
+                quarantine.write(Rejection(doc["source"], doc["line"], problem[0], problem[1], raw=raw))
                 report.quarantined += 1
                 report.counts[problem[0]] += 1
                 continue
             if cleaned.changed:
                 report.counts["records_changed"] += 1
-                rec = Record(rec.record_id, rec.source, rec.line, cleaned.text, tuple(spans))
-            out.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
+                doc = {**doc, "text": cleaned.text, "spans": spans}
+            out.write(_dump(doc))
             report.records_out += 1
     return report
 
@@ -81,15 +90,15 @@ def detect_batch(in_path: Path, findings_path: Path, detector: PiiDetector) -> S
     """Findings hold types and offsets only, never the matched text."""
     report = StageReport()
     with Path(findings_path).open("w", encoding="utf-8") as out:
-        for rec in _records(in_path):
+        for doc in _docs(in_path):
             report.records_in += 1
-            found = detector.detect(rec.text)
+            found = detector.detect(doc["text"])
             for f in found:
                 report.counts[f"type.{f.type}"] += 1
                 report.counts[f"detector.{f.detector}"] += 1
             if found:
                 report.counts["records_with_pii"] += 1
-            out.write(json.dumps({"record_id": rec.record_id, "findings": [f.to_dict() for f in found]}) + "\n")
+            out.write(_dump({"record_id": doc["record_id"], "findings": [f.to_dict() for f in found]}))
             report.records_out += 1
     return report
 
@@ -101,31 +110,32 @@ def apply_policy(in_path: Path, findings_path: Path, out_path: Path, policy: Pol
     Returns the report and the ids of records whose text was encrypted."""
     report, encrypted = StageReport(), []
     with Path(findings_path).open(encoding="utf-8") as ff, Path(out_path).open("w", encoding="utf-8") as out:
-        for rec in _records(in_path):
-            entry = json.loads(ff.readline())
-            if entry["record_id"] != rec.record_id:
-                raise ValueError(f"findings out of step with records at {rec.record_id}")
+        for rec in _docs(in_path):
+            entry = orjson.loads(ff.readline())
+            rid = rec["record_id"]
+            if entry["record_id"] != rid:
+                raise ValueError(f"findings out of step with records at {rid}")
             report.records_in += 1
             findings = [Finding(**f) for f in entry["findings"]]
             sensitivity = policy.classify(findings)
             action = policy.action(sensitivity)
             report.counts[f"class.{sensitivity}"] += 1
             report.counts[f"action.{action}"] += 1
-            doc = {"record_id": rec.record_id, "source": rec.source, "line": rec.line,
+            doc = {"record_id": rid, "source": rec["source"], "line": rec["line"],
                    "sensitivity": sensitivity, "action": action,
                    "pii_types": sorted({f.type for f in findings})}
             if action == "encrypt":
                 doc["text"] = None
-                doc["text_encrypted"] = cipher.encrypt(rec.record_id, json.dumps(rec.to_dict(), ensure_ascii=False))
+                doc["text_encrypted"] = cipher.encrypt(rid, json.dumps(rec, ensure_ascii=False))
                 doc["spans"] = []
-                encrypted.append(rec.record_id)
+                encrypted.append(rid)
             elif action == "redact":
-                red = redact(rec.text, rec.spans, findings, policy.redact_types)
+                red = redact(rec["text"], [Span(**sp) for sp in rec["spans"]], findings, policy.redact_types)
                 doc["text"], doc["spans"] = red.text, [s.to_dict() for s in red.spans]
                 report.counts["spans_touching_redaction"] += red.touched
             else:
-                doc["text"], doc["spans"] = rec.text, [s.to_dict() for s in rec.spans]
-            out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+                doc["text"], doc["spans"] = rec["text"], rec["spans"]
+            out.write(_dump(doc))
             report.records_out += 1
     return report, encrypted
 
@@ -135,7 +145,7 @@ def governed_records(path: Path) -> tuple[list[Record], int]:
     kept, withheld = [], 0
     with Path(path).open(encoding="utf-8") as fh:
         for line in fh:
-            doc = json.loads(line)
+            doc = orjson.loads(line)
             if doc["text"] is None:
                 withheld += 1
                 continue
