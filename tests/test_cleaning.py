@@ -42,3 +42,9 @@ def test_clean_ascii_text_is_untouched_with_identity_offsets():
 def test_a_span_of_only_removed_characters_is_reported_not_shifted():
     c = clean_text("Ana \u200b\u200b joined")
     assert c.map_span(Span(4, 6, "X")) is None
+
+
+def test_text_that_needs_no_change_is_not_reported_as_changed():
+    for text in ["Zürich and São Paulo", "emoji 👩\u200d💻 stays", "東京"]:
+        c = clean_text(text)
+        assert not c.changed and c.text == text

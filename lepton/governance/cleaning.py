@@ -116,6 +116,8 @@ def clean_text(text: str) -> Cleaned:
     for k, ln in enumerate(lengths):
         offsets[k + 1] = offsets[k] + ln
     cleaned = "".join(out)
+    if cleaned == text:
+        return Cleaned(text, changes)  # identity: offsets unchanged
     nxt = len(cleaned)
     for i in range(n, -1, -1):
         if i < n and kept_at[i] >= 0:
