@@ -4,6 +4,7 @@ records in = accepted + quarantined."""
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -80,6 +81,22 @@ class IngestReport:
                 "quarantine_path": self.quarantine_path}
 
 
+class SeenIds:
+    """Record ids seen in this ingestion, on disk: a set in memory would grow with the
+    input, and ingestion must stay flat in memory on gigabyte files."""
+
+    def __init__(self):
+        self._db = sqlite3.connect("")  # "" opens a private temporary database on disk
+        self._db.execute("CREATE TABLE seen (id TEXT PRIMARY KEY) WITHOUT ROWID")
+
+    def add(self, record_id: str) -> bool:
+        """True if the id is new."""
+        return self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (record_id,)).rowcount == 1
+
+    def close(self) -> None:
+        self._db.close()
+
+
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with Path(path).open("rb") as fh:
@@ -99,7 +116,7 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
         raise FileNotFoundError(f"landing folder {landing} does not exist")
     records_path = Path(records_path)
     records_path.parent.mkdir(parents=True, exist_ok=True)
-    ledgers, seen = [], set()
+    ledgers, seen = [], SeenIds()
     readers = options.readers()
     with QuarantineWriter(quarantine_path, protect) as quarantine, records_path.open("w", encoding="utf-8") as out:
         for path in sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith(".")):
@@ -113,7 +130,7 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                                 "(optionally .gz)", raw="")])
             for item in items:
                 ledger.records_in += 1
-                if isinstance(item, Record) and item.record_id in seen:
+                if isinstance(item, Record) and not seen.add(item.record_id):
                     item = Rejection(source, item.line, "record.duplicate",
                                      f"same text as an earlier record of {source} ({item.record_id})", raw=item.text)
                 if isinstance(item, Rejection):
@@ -121,13 +138,13 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                     ledger.quarantined += 1
                     rules[item.rule] += 1
                 else:
-                    seen.add(item.record_id)
                     out.write(orjson.dumps(item.to_dict()).decode() + "\n")
                     ledger.accepted += 1
             ledger.rules = dict(rules)
             if not ledger.balanced:  # an invariant, checked so a reader bug cannot lose records quietly
                 raise AssertionError(f"{source}: {ledger.records_in} in != {ledger.accepted} + {ledger.quarantined}")
             ledgers.append(ledger)
+    seen.close()
     return IngestReport(files=ledgers, records_path=str(records_path), quarantine_path=str(quarantine_path))
 
 
