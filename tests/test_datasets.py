@@ -3,7 +3,6 @@ versions, key rotation, crypto-shredding, restore and the backup drill."""
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 

@@ -3,9 +3,7 @@ records in = accepted + quarantined."""
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -14,6 +12,7 @@ from pathlib import Path
 
 import orjson
 
+from lepton.hashing import sha256_file
 from lepton.corpus.conll import read_conll
 from lepton.corpus.delimited import read_csv, read_text
 from lepton.corpus.jsonl import read_jsonl
@@ -97,13 +96,6 @@ class SeenIds:
         self._db.close()
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                   protect: Callable[[str, str], str] | None = None,
@@ -121,7 +113,7 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
     with QuarantineWriter(quarantine_path, protect) as quarantine, records_path.open("w", encoding="utf-8") as out:
         for path in sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith(".")):
             source = path.relative_to(landing).as_posix()
-            ledger = FileLedger(source=source, sha256=file_sha256(path))
+            ledger = FileLedger(source=source, sha256=sha256_file(path))
             rules: Counter = Counter()
             reader = readers.get(format_suffix(path))
             items = (reader(path, source) if reader else

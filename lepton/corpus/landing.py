@@ -10,7 +10,6 @@ file cannot alter it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -19,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from upath import UPath
+
+from lepton.hashing import sha256_file
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,6 @@ class ChangedSinceRegistration(Exception):
     pass
 
 
-def _sha256(path: UPath) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def scan(landing_url: str, seen: dict[str, str]) -> list[LandingFile]:
     """Files under the landing root whose content is not in `seen` (source -> sha256).
@@ -57,7 +51,7 @@ def scan(landing_url: str, seen: dict[str, str]) -> list[LandingFile]:
         rel = path.relative_to(root).as_posix()
         if any(part.startswith(".") for part in rel.split("/")) or not path.is_file():
             continue
-        digest = _sha256(path)
+        digest = sha256_file(path)
         if seen.get(rel) != digest:
             found.append(LandingFile(rel, digest, path.stat().st_size))
     return found
@@ -104,7 +98,7 @@ class BatchRegistry:
         tmp = dest.with_name(dest.name + ".partial")
         with src.open("rb") as fin, tmp.open("wb") as fout:
             shutil.copyfileobj(fin, fout, 1 << 20)
-        if _sha256(UPath(tmp)) != entry["sha256"]:
+        if sha256_file(UPath(tmp)) != entry["sha256"]:
             tmp.unlink()
             raise ChangedSinceRegistration(
                 f"{entry['source']} changed after it was registered as batch {key}: the new content is a new "

@@ -19,6 +19,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from lepton.hashing import sha256_file
 from lepton.corpus.records import Record
 from lepton.crypto.envelope import decrypt_file, encrypt_file
 from lepton.crypto.keyring import Keyring, KeyringError
@@ -31,13 +32,6 @@ MANIFEST = "manifest.json"
 class IntegrityError(Exception):
     """A restored dataset does not match its manifest; names the file and the check."""
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _mac_key(data_key: bytes) -> bytes:
@@ -75,7 +69,7 @@ def _write_encrypted(lines_by_split: dict[str, list[tuple[str, bytes]]], out_dir
                 "file": name,
                 "rows": len(rows),
                 "plaintext_hmac": file_mac.hexdigest(),
-                "ciphertext_sha256": _sha256(out_dir / name),
+                "ciphertext_sha256": sha256_file(out_dir / name),
                 "record_ids": [rid for rid, _ in rows],
                 "record_hmacs": record_hmacs,
             }
@@ -134,7 +128,7 @@ def decrypt_verified(dataset_dir: Path, keyring: Keyring, out_dir: Path) -> dict
     for split in SPLITS:
         entry = manifest["splits"][split]
         enc = dataset_dir / entry["file"]
-        if _sha256(enc) != entry["ciphertext_sha256"]:
+        if sha256_file(enc) != entry["ciphertext_sha256"]:
             raise IntegrityError(f"{enc}: ciphertext hash does not match the manifest")
         plain = out_dir / f"{split}.jsonl"
         decrypt_file(enc, plain, data_key, manifest["dataset"], entry["file"])
