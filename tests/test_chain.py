@@ -44,6 +44,16 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     assert len(checks) == 2 and all(c.passed for c in checks)
     assert sum(c.metadata["evaluated_spans"].value for c in checks) > DOCS
 
+    # what a steward sees in the UI: PII findings and sensitivity counts per batch
+    meta = {e.asset_key.path[0]: e.materialization.metadata for r in chain.batches.values()
+            for e in r.get_asset_materialization_events()
+            if e.asset_key.path[0] in ("pii_findings", "sensitivity") and "sample-21.jsonl" in e.partition}
+    assert meta["pii_findings"]["findings_by_type"].value.get("EMAIL", 0) > 0
+    assert meta["pii_findings"]["findings_by_type"].value.get("PHONE", 0) > 0
+    assert meta["sensitivity"]["by_class"].value.get("confidential", 0) > 0
+    by_class, by_action = meta["sensitivity"]["by_class"].value, meta["sensitivity"]["by_action"].value
+    assert by_action.get("redact", 0) == by_class.get("confidential", 0)
+
     raws = [r.output_for_node("raw_documents") for r in chain.batches.values()]
     assert sum(r["accepted"] + r["quarantined"] for r in raws) == DOCS
     result = chain.final
