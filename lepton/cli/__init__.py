@@ -1,0 +1,21 @@
+"""The `lepton` command: sample data, the demo run, datasets and keys, the quarantine, the
+audit log and steward queries. It never imports dagster (the core's rule)."""
+
+import click
+
+from lepton.cli.audit import audit
+from lepton.cli.data import dataset, quarantine_cmd, sample
+from lepton.cli.demo import demo
+from lepton.cli.keys import keys
+from lepton.cli.lineage import lineage, report
+
+
+@click.group()
+def main() -> None:
+    """Lepton: a governed NER data-and-model pipeline."""
+
+
+for command in (sample, dataset, quarantine_cmd, keys, audit, lineage, report, demo):
+    main.add_command(command)
+
+__all__ = ["main"]

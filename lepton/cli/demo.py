@@ -1,0 +1,66 @@
+"""The demo: sample data, the whole pipeline through the dagster CLI, the report.
+
+The core never imports dagster, so Dagster is driven as a user would drive it: through
+`python -m pipelines.batches register` and `dagster asset materialize` in subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from lepton.cli.data import sample
+from lepton.cli.lineage import report
+from lepton.settings import Settings
+
+
+BATCH_ASSETS = "raw_documents,quarantine,clean_documents,pii_findings,sensitivity,annotations"
+DATASET_ASSETS = "dataset_version,ner_model,registered_model"
+
+
+def run_pipeline(s: Settings, echo=click.echo) -> None:
+    """What the landing sensor and a person at the shell would do: register the new landing
+    files as batch partitions, materialise each batch, then the dataset and the model.
+    Driven through the `dagster` CLI in subprocesses, since the core never imports dagster."""
+    env = {**os.environ, "LEPTON_HOME": str(s.home), "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(s.dagster_home))}
+    repo_root = Path(__file__).resolve().parent.parent
+    instance_yaml = Path(env["DAGSTER_HOME"]) / "dagster.yaml"
+    if not instance_yaml.exists():
+        instance_yaml.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(repo_root / "deploy" / "dagster.local.yaml", instance_yaml)
+    bin_dir = Path(sys.executable).parent
+
+    def run(cmd: list[str], capture: bool = False) -> str:
+        echo("$ " + " ".join(cmd))
+        proc = subprocess.run(cmd, cwd=repo_root, env=env, capture_output=capture, text=True)
+        if proc.returncode != 0:
+            raise click.ClickException(f"{cmd[0]} failed (exit {proc.returncode})"
+                                       + (f": {proc.stderr[-2000:]}" if capture else "; see the log above"))
+        return proc.stdout if capture else ""
+
+    keys = run([sys.executable, "-m", "pipelines.batches", "register"], capture=True).split()
+    echo(f"registered {len(keys)} new batches: {', '.join(keys) or '(none)'}")
+    quiet = json.dumps({"loggers": {"console": {"config": {"log_level": "INFO"}}}})
+    materialize = [str(bin_dir / "dagster"), "asset", "materialize", "-m", "pipelines.definitions",
+                   "--config-json", quiet]
+    for key in keys:
+        run(materialize + ["--select", BATCH_ASSETS, "--partition", key])
+    run(materialize + ["--select", DATASET_ASSETS])
+
+
+@click.command()
+@click.option("-n", "--docs", type=click.IntRange(100, 1_000_000), default=2000, show_default=True)
+@click.option("--seed", type=int, default=13, show_default=True)
+def demo(docs: int, seed: int) -> None:
+    """Generate a sample corpus, run the whole chain through the dagster CLI, report."""
+    s = Settings.from_env()
+    ctx = click.get_current_context()
+    ctx.invoke(sample, out_dir=s.landing_dir, docs=docs, seed=seed, conll_share=0.2)
+    run_pipeline(s)
+    ctx.invoke(report)

@@ -1,0 +1,23 @@
+"""Builders the commands share: stores opened from settings."""
+
+from __future__ import annotations
+
+from lepton.settings import Settings
+
+
+def keyring_for(s: Settings):
+    from lepton.crypto.keyring import Keyring, load_master_key
+
+    return Keyring(s.home / "keys" / "keyring.json", load_master_key(s.key_file, create=False))
+
+
+def dvc_for(s: Settings):
+    from lepton.datasets.dvc_store import DvcStore
+
+    return DvcStore(s.dvc_repo, s.dvc_remote)
+
+
+def audit_for(s: Settings):
+    from lepton.governance.audit import AuditLog
+
+    return AuditLog(s.home / "audit" / "audit.jsonl")
