@@ -3,8 +3,13 @@
 from pathlib import Path
 
 
+def sqlite_path(url: str) -> Path | None:
+    prefix = "sqlite:///"
+    return Path(url[len(prefix):]) if url.startswith(prefix) else None
+
+
 def ensure_sqlite_parent(url: str) -> None:
     """SQLite creates the file but not its folder; the workspace starts empty."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix):
-        Path(url[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)

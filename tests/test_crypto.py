@@ -150,3 +150,20 @@ def test_file_swapped_to_another_dataset_is_detected(tmp_path):
     enc = _encrypt_small(tmp_path, b"x" * 100)
     with pytest.raises(DecryptionError, match=str(enc)):
         decrypt_file(enc, tmp_path / "o", KEY, "other-dataset", "f")
+
+
+def _create_key(args):
+    path, purpose = args
+    return Keyring(path, KEY).data_key_for(purpose)[0]
+
+
+def test_concurrent_processes_agree_on_one_data_key(tmp_path):
+    """Two runs that first need a key at the same moment must not each create one: the
+    second would overwrite the first, and data under the lost key could never be read."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = tmp_path / "keyring.json"
+    with ProcessPoolExecutor(4) as pool:
+        ids = list(pool.map(_create_key, [(path, "quarantine")] * 8))
+    assert len(set(ids)) == 1
+    assert list(Keyring(path, KEY).entries()) == ids[:1]

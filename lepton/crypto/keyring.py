@@ -15,11 +15,13 @@ import json
 import os
 import secrets
 import stat
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from filelock import FileLock
 
 MASTER_KEY_ENV = "LEPTON_MASTER_KEY"
 ACTIVE, RETIRED, DESTROYED = "active", "retired", "destroyed"
@@ -109,7 +111,21 @@ class Keyring:
     def __init__(self, path: Path, master: MasterKeyProvider | bytes):
         self.path = Path(path)
         self.master = LocalMasterKey(master) if isinstance(master, bytes) else master
-        self._entries: dict[str, dict] = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self._entries: dict[str, dict] = self._read()
+
+    def _read(self) -> dict[str, dict]:
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    @contextmanager
+    def _mutating(self):
+        """Concurrent runs share the keyring file: every change re-reads it under a lock, so
+        one process never overwrites a key another has just created (that key's data would
+        be lost)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.path) + ".lock"):
+            self._entries = self._read()
+            yield
+            self._save()
 
     @property
     def kek_id(self) -> str:
@@ -123,6 +139,7 @@ class Keyring:
         return {k: {f: v for f, v in e.items() if f != "wrapped"} for k, e in self._entries.items()}
 
     def _create(self, dataset: str) -> tuple[str, bytes]:
+        """Call inside `_mutating`."""
         key = secrets.token_bytes(32)
         key_id = f"dk-{dataset}-{secrets.token_hex(4)}"
         self._entries[key_id] = {
@@ -130,7 +147,6 @@ class Keyring:
             "wrapped": base64.b64encode(self.master.wrap(key)).decode(),
             "created_at": datetime.now(timezone.utc).isoformat(),
         }
-        self._save()
         return key_id, key
 
     def active_key_id(self, dataset: str) -> str | None:
@@ -145,7 +161,11 @@ class Keyring:
         key_id = self.active_key_id(dataset)
         if key_id is not None:
             return key_id, self.unwrap(key_id)
-        return self._create(dataset)
+        with self._mutating():
+            key_id = self.active_key_id(dataset)  # another process may have created it meanwhile
+            if key_id is None:
+                return self._create(dataset)
+        return key_id, self.unwrap(key_id)
 
     def unwrap(self, key_id: str) -> bytes:
         entry = self._entries.get(key_id)
@@ -166,6 +186,13 @@ class Keyring:
         """Re-wraps every live data key under the new master key; returns how many."""
         new = LocalMasterKey(new_master) if isinstance(new_master, bytes) else new_master
         n = 0
+        with self._mutating():
+            n = self._rewrap_all(new)
+            self.master = new
+        return n
+
+    def _rewrap_all(self, new: MasterKeyProvider) -> int:
+        n = 0
         for key_id, entry in self._entries.items():
             if entry["state"] == DESTROYED:
                 continue
@@ -176,25 +203,23 @@ class Keyring:
             entry["wrapped"] = base64.b64encode(new.wrap(plain)).decode()
             entry["kek_id"] = new.key_id
             n += 1
-        self.master = new
-        self._save()
         return n
 
     def rotate_data_key(self, dataset: str) -> tuple[str | None, str, bytes]:
         """Retires the active key and creates its successor: (old id, new id, new key).
         The caller re-encrypts what it still needs *before* calling this."""
-        old = self.active_key_id(dataset)
-        new_id, new_key = self._create(dataset)
-        if old is not None:
-            self._entries[old].update(state=RETIRED, successor=new_id,
-                                      retired_at=datetime.now(timezone.utc).isoformat())
-            self._save()
+        with self._mutating():
+            old = self.active_key_id(dataset)
+            new_id, new_key = self._create(dataset)
+            if old is not None:
+                self._entries[old].update(state=RETIRED, successor=new_id,
+                                          retired_at=datetime.now(timezone.utc).isoformat())
         return old, new_id, new_key
 
     def destroy(self, key_id: str) -> None:
-        entry = self._entries.get(key_id)
-        if entry is None:
-            raise KeyringError(f"data key {key_id} is not in the keyring")
-        entry.pop("wrapped", None)
-        entry.update(state=DESTROYED, destroyed_at=datetime.now(timezone.utc).isoformat())
-        self._save()
+        with self._mutating():
+            entry = self._entries.get(key_id)
+            if entry is None:
+                raise KeyringError(f"data key {key_id} is not in the keyring")
+            entry.pop("wrapped", None)
+            entry.update(state=DESTROYED, destroyed_at=datetime.now(timezone.utc).isoformat())

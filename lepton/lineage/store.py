@@ -11,9 +11,10 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from filelock import FileLock
 import sqlalchemy as sa
 
-from lepton.storage import ensure_sqlite_parent
+from lepton.storage import ensure_sqlite_parent, sqlite_path
 
 metadata = sa.MetaData()
 
@@ -56,8 +57,15 @@ class LineageStore:
     def __init__(self, url: str):
         self.url = url
         ensure_sqlite_parent(url)
-        self.engine = sa.create_engine(url, future=True)
-        metadata.create_all(self.engine)
+        # concurrent runs write to one SQLite file: wait for its lock rather than fail at once
+        connect_args = {"timeout": 60} if url.startswith("sqlite") else {}
+        self.engine = sa.create_engine(url, future=True, connect_args=connect_args)
+        db = sqlite_path(url)
+        if db is None:
+            metadata.create_all(self.engine)
+        else:  # two runs creating the tables of a new file at once would collide
+            with FileLock(str(db) + ".init.lock"):
+                metadata.create_all(self.engine)
 
     def _insert_ignore(self, table: sa.Table, row: dict) -> None:
         dialect = self.engine.dialect.name

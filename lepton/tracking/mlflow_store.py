@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-from lepton.storage import ensure_sqlite_parent
+from lepton.storage import ensure_sqlite_parent, sqlite_path
 
 CHAMPION = "champion"
+_INITIALISED: set[str] = set()
 
 
 class MlflowStore:
@@ -29,6 +30,26 @@ class MlflowStore:
 
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
+        self._initialise_once()
+
+    def _initialise_once(self) -> None:
+        """MLflow creates and migrates a new database on first use; two runs doing that at
+        once on one SQLite file collide inside alembic. The first use is serialised."""
+        if self.tracking_uri in _INITIALISED:
+            return
+        from filelock import FileLock
+        from mlflow import MlflowClient
+
+        def touch() -> None:  # any call opens the store, creating and migrating it if needed
+            MlflowClient(tracking_uri=self.tracking_uri).search_experiments(max_results=1)
+
+        db = sqlite_path(self.tracking_uri)
+        if db is None:
+            touch()
+        else:
+            with FileLock(str(db) + ".init.lock"):
+                touch()
+        _INITIALISED.add(self.tracking_uri)
 
     def client(self):
         from mlflow import MlflowClient
@@ -70,6 +91,10 @@ class MlflowStore:
 
     def champion(self) -> dict | None:
         from mlflow.exceptions import MlflowException
+
+        db = sqlite_path(self.tracking_uri)
+        if db is not None and not db.exists():
+            return None  # no store yet, so no model: do not create one just to look
 
         client = self.client()
         try:
