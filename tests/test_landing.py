@@ -97,6 +97,8 @@ def test_sensor_runs_and_a_cli_backfill_through_the_daemon(workspace_env, tmp_pa
                 current = runs()
                 if pred(current):
                     return current
+                if any(r[1] == "FAILURE" for r in current):
+                    raise AssertionError(f"a run failed while waiting for {what}: {current}")
                 time.sleep(2)
             raise AssertionError(f"timed out waiting for {what}: {current}")
 
