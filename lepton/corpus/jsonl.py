@@ -64,11 +64,3 @@ def read_jsonl(path: Path, source: str) -> Iterator[Record | Rejection]:
         if raw.strip():
             yield parse_jsonl_line(raw, source, line_no)
 
-
-def write_jsonl(records, path: Path) -> int:
-    n = 0
-    with Path(path).open("w", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(orjson.dumps(rec).decode() + "\n")
-            n += 1
-    return n
