@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import dagster as dg
 
 from assets._context import stage_lineage
@@ -28,8 +26,9 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
     # The batch is the registered file version, copied once into the workspace: a landing
     # file changed later is a new batch and cannot alter this one.
     snapshot_dir = workspace.folder("work", "snapshots", batch_id)
-    registry_entry = workspace_registry(workspace).get(batch_id)
-    workspace_registry(workspace).snapshot(batch_id, snapshot_dir)
+    registry = BatchRegistry.in_workspace(workspace.home)
+    registry_entry = registry.get(batch_id)
+    registry.snapshot(batch_id, snapshot_dir)
     batch_dir = workspace.folder("work", "raw", batch_id)
     records = batch_dir / "records.jsonl"
     quarantine = batch_dir / "quarantine.jsonl"
@@ -65,6 +64,3 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
         },
     )
 
-
-def workspace_registry(workspace: WorkspaceResource) -> BatchRegistry:
-    return BatchRegistry(Path(workspace.home) / "batches" / "registry")

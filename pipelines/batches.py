@@ -26,13 +26,9 @@ dataset_and_model_job = dg.define_asset_job(
 )
 
 
-def registry_for(settings: Settings) -> BatchRegistry:
-    return BatchRegistry(settings.home / "batches" / "registry")
-
-
 def register_landing(settings: Settings, instance: dg.DagsterInstance) -> list[str]:
     """Registers every new or changed landing file as a batch partition; returns the new keys."""
-    registry = registry_for(settings)
+    registry = BatchRegistry.in_workspace(settings.home)
     landing = settings.landing_url
     keys = [registry.register(f, landing) for f in scan(landing, registry.seen())]
     if keys:
@@ -44,7 +40,7 @@ def register_landing(settings: Settings, instance: dg.DagsterInstance) -> list[s
            description="Each new or changed file in the landing folder becomes a batch partition and a run.")
 def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     settings = Settings.from_env()
-    registry = registry_for(settings)
+    registry = BatchRegistry.in_workspace(settings.home)
     landing = settings.landing_url
     # The cursor holds source -> hash of everything already registered, so a file is never
     # registered twice; the registry holds the same and survives a reset cursor.

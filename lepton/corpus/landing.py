@@ -63,6 +63,10 @@ class BatchRegistry:
     def __init__(self, root: Path):
         self.root = Path(root)
 
+    @classmethod
+    def in_workspace(cls, home: Path) -> "BatchRegistry":
+        return cls(Path(home) / "batches" / "registry")
+
     def register(self, f: LandingFile, landing_url: str) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / f"{f.batch_key}.json"

@@ -57,10 +57,6 @@ class LocalMasterKey:
         except InvalidUnwrap:
             raise KeyringError(f"master key {self.key_id} cannot unwrap this data key") from None
 
-    @classmethod
-    def from_settings(cls, key_file: Path | None, create: bool = True) -> "LocalMasterKey":
-        return cls(load_master_key(key_file, create=create))
-
 
 def write_private(path: Path, data: bytes) -> None:
     """Creates or replaces a file that only its owner can read, atomically."""
@@ -185,7 +181,6 @@ class Keyring:
     def rotate_kek(self, new_master: MasterKeyProvider | bytes) -> int:
         """Re-wraps every live data key under the new master key; returns how many."""
         new = LocalMasterKey(new_master) if isinstance(new_master, bytes) else new_master
-        n = 0
         with self._mutating():
             n = self._rewrap_all(new)
             self.master = new
