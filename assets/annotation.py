@@ -1,47 +1,128 @@
-
 import dagster as dg
 
 from assets._context import stage_lineage
-from assets.partitions import batches
-from lepton.annotation.gold import write_batch_pointer
-from lepton.annotation.gold import import_gold
-from lepton.annotation.schema import schema_version
+from assets.partitions import annotation_batches, batches
+from lepton.annotation.batches import write_annotation_batch
+from lepton.annotation.resolve import resolve_snapshot
+from lepton.annotation.schema import ENTITY_LABELS
+from lepton.annotation.sync import SnapshotStore
+from lepton.annotation.tasks import build_tasks
 from lepton.governance.stages import governed_records
-from resources import LineageResource, WorkspaceResource
+from lepton.ner.encoders import token_offsets_for
+from lepton.ner.predict import predict_with_uncertainty
+from resources import (
+    GovernanceResource, LabelStudioResource, LineageResource, MlflowResource, TrainingResource, WorkspaceResource,
+)
 
-CODE_VERSION = "annotation-1"
+CODE_VERSION = "annotation-2"
 
 
 @dg.asset(
-    group_name="annotation", kinds={"python", "jsonl"}, owners=["team:annotation"],
+    group_name="annotation", kinds={"labelstudio", "python"}, owners=["team:annotation"],
     code_version=CODE_VERSION, partitions_def=batches,
-    description="The annotation batch: for now the spans that arrived with the documents, imported as "
-                "gold. This is the boundary where the Label Studio loop plugs in.",
+    description="The batch's policy-cleared records pushed to Label Studio as tasks (restricted records never "
+                "leave; redacted text where the policy redacts), with the champion's spans as pre-annotations "
+                "and its uncertainty ordering the queue. Idempotent by record id.",
 )
-def annotations(context: dg.AssetExecutionContext, sensitivity: dict, workspace: WorkspaceResource,
-                lineage: LineageResource) -> dg.Output[dict]:
-    # Only records the policy cleared: encrypted (restricted) ones are withheld, and counted.
+def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label_studio: LabelStudioResource,
+                     mlflow: MlflowResource, lineage: LineageResource,
+                     governance: GovernanceResource) -> dg.MaterializeResult:
+    batch = sensitivity["batch_id"]
     records, withheld = governed_records(sensitivity["records_path"])
-    batch = import_gold(records, workspace.path("work", "annotations", "staging.jsonl"))
-    final = workspace.path("work", "annotations", batch.batch_id, "annotations.jsonl")
-    batch.path.replace(final)
-    # what dataset_version reads: the latest annotation batch of each record batch
-    write_batch_pointer(workspace.path("work", "annotations", "by-batch", f"{context.partition_key}.json"),
-                        batch, final, sensitivity["batch_id"])
+    studio = label_studio.studio(on_retry=context.log.warning)
+    project = studio.ensure_project(label_studio.project)
+    stage = stage_lineage(context, lineage, CODE_VERSION)
+    stage.label_schema(project.schema_version, list(ENTITY_LABELS), project.id)
+    champion = mlflow.store().champion()
+    predictions, model_version = None, None
+    if champion is not None and records:
+        model, tokenizer = mlflow.store().load_champion_ner()
+        model_version = f"{champion['name']}/v{champion['version']}"
+        context.log.info(f"pre-annotating {len(records)} records with {model_version}")
+        predictions = predict_with_uncertainty(model, tokenizer, [r.text for r in records])
+    tasks = build_tasks(records, batch, label_studio.input_labels, predictions, model_version)
+    pushed = studio.push(project.id, tasks)
+    # after the push: Label Studio accepts a model version only once predictions carry it
+    studio.set_sampling(project.id, model_version)
+    context.log.info(f"{pushed['pushed']} tasks pushed, {pushed['already_present']} already in project {project.id}")
+    governance.audit().append("export.label_studio", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
+                              project=project.id, server=label_studio.url, **pushed, withheld_restricted=withheld)
+    node = stage.annotation_tasks(batch, project.id, project.schema_version, records=len(records),
+                                  withheld=withheld, model_version=model_version, **pushed)
+    uncertainty = [p.uncertainty for p in predictions] if predictions else []
+    return dg.MaterializeResult(metadata={
+        "project": dg.MetadataValue.url(f"{label_studio.url}/projects/{project.id}/data"),
+        "tasks_pushed": pushed["pushed"], "already_present": pushed["already_present"],
+        "withheld_restricted": withheld,
+        "input_labels_as": label_studio.input_labels,
+        "label_schema_version": project.schema_version,
+        "label_config_changed": project.config_changed or project.created,
+        "pre_annotations": model_version or "(no champion yet)",
+        "queue": "uncertainty first" if model_version else "push order",
+        "uncertainty_mean": round(sum(uncertainty) / len(uncertainty), 4) if uncertainty else 0.0,
+        "uncertainty_max": round(max(uncertainty), 4) if uncertainty else 0.0,
+        "lineage_node": node,
+    })
+
+
+@dg.asset(
+    group_name="annotation", kinds={"labelstudio", "jsonl"}, owners=["team:annotation"],
+    code_version=CODE_VERSION, partitions_def=annotation_batches,
+    deps=[dg.AssetDep(annotation_tasks, partition_mapping=dg.AllPartitionMapping())],
+    description="One annotation snapshot pulled from Label Studio (the project's whole annotated state), "
+                "resolved: one annotation per record (reviewer wins, else majority, else latest), unusable tasks "
+                "quarantined with their rule, agreement between annotators measured, token alignment reported.",
+)
+def annotations(context: dg.AssetExecutionContext, workspace: WorkspaceResource, lineage: LineageResource,
+                training: TrainingResource) -> dg.Output[dict]:
+    store = SnapshotStore(workspace.folder("work", "annotations", "snapshots"))
+    snapshot = store.load(context.partition_key)
+    resolved = resolve_snapshot(snapshot)
+    tokenizer_name, offsets = token_offsets_for(training.base_encoder)
+    batch = write_annotation_batch(workspace.folder("work", "annotations"), snapshot, resolved, tokenizer_name,
+                                   offsets)
+    record_batches = sorted({t["record_batch"] for t in snapshot["tasks"] if t["record_batch"]})
     stage_lineage(context, lineage, CODE_VERSION).annotation(
-        batch.batch_id, sensitivity["batch_id"], documents=batch.documents, spans=batch.spans, withheld=withheld,
-        source="gold-import", schema_version=schema_version())
-    return dg.Output(
-        {"batch_id": batch.batch_id, "path": str(final), "record_batch": sensitivity["batch_id"],
-         "documents": batch.documents, "spans": batch.spans, "withheld": withheld,
-         "schema_version": schema_version()},
-        metadata={
-            "annotation_batch": batch.batch_id,
-            "documents": batch.documents,
-            "withheld_restricted": withheld,
-            "spans": batch.spans,
-            "spans_per_label": dg.MetadataValue.json(batch.per_label),
-            "label_schema_version": schema_version(),
-            "source": "gold import (pre-labelled input)",
-        },
+        batch["batch_id"], record_batches, project=snapshot["project_id"], schema=snapshot["label_schema_version"],
+        documents=batch["documents"], spans=batch["spans"], **batch["changes"],
+        quarantined_tasks=batch["quarantined_tasks"], annotators=batch["annotators"],
+        snapshot_sha256=batch["snapshot_sha256"], source="label-studio")
+    if resolved.quarantined:
+        context.log.warning(f"{batch['quarantined_tasks']} tasks quarantined: " + "; ".join(
+            f"task {q['task_id']} annotation {q['annotation_id']}: {q['rule']}" for q in resolved.quarantined[:5]))
+    return dg.Output(batch, metadata={
+        "annotation_batch": batch["batch_id"],
+        "sequence": batch["sequence"],
+        "tasks": batch["tasks"], "documents": batch["documents"], "spans": batch["spans"],
+        "changes_since_previous": dg.MetadataValue.json(batch["changes"]),
+        "skipped_tasks": batch["skipped"], "quarantined_tasks": batch["quarantined_tasks"],
+        "span_problems": batch["span_problems"],
+        "balanced": batch["tasks"] == batch["documents"] + batch["skipped"] + batch["quarantined_tasks"],
+        "spans_per_label": dg.MetadataValue.json(batch["per_label"]),
+        "annotators": len(batch["annotators"]),
+        "conflicts": dg.MetadataValue.json(batch["conflict_rules"]),
+        "agreement": dg.MetadataValue.json(batch["agreement"]),
+        "token_alignment": dg.MetadataValue.json(batch["alignment"]),
+        "label_schema_version": batch["label_schema_version"],
+        "report": dg.MetadataValue.path(batch["report"]),
+        "source": "Label Studio snapshot",
+    })
+
+
+@dg.asset_check(
+    asset=annotations, blocking=False, partitions_def=annotation_batches,
+    description="Inter-annotator agreement on tasks with several annotations: mean pairwise entity F1 at least "
+                "LEPTON_MIN_AGREEMENT_F1 (Cohen's kappa on tokens reported beside it). A warning: conflicts are "
+                "settled by the documented rule, but low agreement means the guidelines need work.",
+)
+def annotation_agreement(annotations: dict, label_studio: LabelStudioResource) -> dg.AssetCheckResult:
+    ag = annotations["agreement"]
+    threshold = label_studio.min_agreement_f1
+    passed = ag["tasks_multi_annotated"] == 0 or ag["entity_f1"] >= threshold
+    return dg.AssetCheckResult(
+        passed=passed, severity=dg.AssetCheckSeverity.WARN,
+        description=("no task has several annotations" if ag["tasks_multi_annotated"] == 0 else
+                     f"entity F1 {ag['entity_f1']:.3f} (threshold {threshold}), kappa {ag['token_kappa']:.3f} "
+                     f"over {ag['tasks_multi_annotated']} tasks"),
+        metadata={**ag, "threshold": threshold, "conflicts": dg.MetadataValue.json(annotations["conflict_rules"])},
     )

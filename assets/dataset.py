@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets._context import stage_lineage
 from assets.annotation import annotations
-from lepton.annotation.gold import batch_pointers
+from lepton.annotation.batches import batch_pointers
 from lepton.annotation.schema import schema_version
 from lepton.corpus.ingest import read_records
 from lepton.datasets.version import build_dataset
@@ -23,7 +23,7 @@ class GateNotPassed(Exception):
 @dg.asset(
     group_name="dataset", kinds={"dvc", "python"}, owners=["team:data-platform"],
     code_version=CODE_VERSION, pool="dvc", deps=[annotations],
-    description="All annotation batches that passed validation, merged; document-level, label-stratified "
+    description="The latest annotation batch that passed validation; document-level, label-stratified "
                 "train/dev/test split, encrypted (AES-256-GCM under a wrapped data key), tracked and pushed by "
                 "DVC. A batch without a passing validation is left out, and named.",
 )
@@ -31,22 +31,29 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
                     keyring: KeyringResource, lineage: LineageResource, training: TrainingResource,
                     governance: GovernanceResource) -> dg.Output[dict]:
     stage = stage_lineage(context, lineage, CODE_VERSION)
-    included, excluded, records = [], [], {}
-    for pointer in batch_pointers(workspace.folder("work", "annotations", "by-batch")):
-        # Blocking checks stop this asset within a run; this guard covers later runs and backfills.
+    # Each annotation batch is the project's whole annotated state at one sync: the dataset
+    # takes the latest that passed its gate. Blocking checks stop this asset within a run;
+    # this guard covers later runs and backfills, and names every newer batch it skipped.
+    excluded, chosen = [], None
+    for pointer in reversed(batch_pointers(workspace.folder("work", "annotations", "by-snapshot"))):
         validation = stage.passed_validation(pointer["batch_id"])
         if validation is None:
-            excluded.append(pointer["record_batch"])
+            excluded.append(pointer["batch_id"])
             continue
-        included.append({**pointer, "validation": validation})
-        for rec in read_records(pointer["path"]):
-            records.setdefault(rec.record_id, rec)
+        chosen = {**pointer, "validation": validation}
+        break
     if excluded:
-        context.log.warning(f"left out {len(excluded)} batches without a passing validation: {', '.join(excluded)}")
-    if not included:
+        context.log.warning(f"left out {len(excluded)} newer annotation batches without a passing validation: "
+                            f"{', '.join(excluded)}")
+    if chosen is None:
         raise GateNotPassed("no annotation batch has a passing validation"
                             + (f" (failed or unvalidated: {', '.join(excluded)})" if excluded else "")
-                            + "; fix the batches and re-run the annotations_contract check")
+                            + "; fix the annotations in Label Studio (the next sync re-validates) or re-run "
+                              "the annotations_contract check")
+    records = {rec.record_id: rec for rec in read_records(chosen["path"])}
+    if not records:
+        raise GateNotPassed(f"annotation batch {chosen['batch_id']} holds no annotated record")
+    included = [chosen]
     store = dvc.store()
     store.install_pipeline_file(dvc.pipeline_file)
     out_dir = store.repo_dir / "datasets" / DATASET
@@ -55,8 +62,9 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
     manifest = build_dataset(
         list(records.values()), out_dir, keyring.keyring(), DATASET, training.seed,
         provenance={"annotation_batches": sorted(p["batch_id"] for p in included),
-                    "record_batches": sorted(p["record_batch"] for p in included),
-                    "label_schema_version": schema_version()},
+                    "record_batches": sorted({rb for p in included for rb in p["record_batches"]}),
+                    "label_schema_version": schema_version(),
+                    "annotation_snapshot": included[-1]["batch_id"]},
     )
     tracked = store.add_and_push(out_dir)
     version = tracked["md5"].removesuffix(".dir")

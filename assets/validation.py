@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets._context import stage_lineage
 from assets.annotation import annotations
-from assets.partitions import batches
+from assets.partitions import annotation_batches
 from lepton.corpus.ingest import read_records
 from resources import GreatExpectationsResource, LineageResource, WorkspaceResource
 
@@ -13,7 +13,7 @@ SUITE = "annotations"
 
 
 @dg.asset_check(
-    asset=annotations, blocking=True, partitions_def=batches,
+    asset=annotations, blocking=True, partitions_def=annotation_batches,
     description="Great Expectations contract expectations/annotations.json: labels in the schema, "
                 "0 <= start < end <= len(text), span text equals text[start:end], unique span ids, "
                 "non-empty. Blocking: nothing downstream runs on a failed batch.",
@@ -21,14 +21,12 @@ SUITE = "annotations"
 def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: dict,
                          gx: GreatExpectationsResource, workspace: WorkspaceResource,
                          lineage: LineageResource) -> dg.AssetCheckResult:
-    if annotations["documents"] == 0 and annotations.get("withheld", 0) > 0:
-        # Every record was withheld by the sensitivity policy: nothing reaches annotation,
-        # which is the policy working, not a broken batch.
-        stage_lineage(context, lineage, CODE_VERSION).validation(
-            annotations["batch_id"], f"{SUITE}-all-withheld", True, evaluated=0, withheld=annotations["withheld"])
-        return dg.AssetCheckResult(passed=True, description=f"all {annotations['withheld']} records withheld by "
-                                                            "policy; nothing to validate",
-                                    metadata={"evaluated_spans": 0, "withheld": annotations["withheld"]})
+    if annotations["documents"] == 0:
+        # Every annotation deleted or skipped: no span to check, and no record for a dataset.
+        stage_lineage(context, lineage, CODE_VERSION).validation(annotations["batch_id"], f"{SUITE}-empty", True,
+                                                                 evaluated=0)
+        return dg.AssetCheckResult(passed=True, description="no annotated record in this snapshot; nothing to validate",
+                                   metadata={"evaluated_spans": 0})
     report = gx.validate(read_records(annotations["path"]), SUITE)
     report_path = workspace.path("work", "validation", f"{report.suite_key}@{annotations['batch_id']}.json")
     report_path.write_text(json.dumps(report.to_dict(), indent=1))

@@ -39,6 +39,10 @@ class Settings:
     csv_spans_column: str = "spans"
     text_mode: str = "line"
     conll_scheme: str = "iob2"
+    ls_project: str = "Lepton NER"
+    input_labels: str = "annotations"  # spans that arrive with the input: annotations | predictions | ignore
+    min_agreement_f1: float = 0.8
+    ls_retry_seconds: float = 120.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -64,6 +68,10 @@ class Settings:
             csv_spans_column=_env("LEPTON_CSV_SPANS_COLUMN", "spans"),
             text_mode=_env("LEPTON_TEXT_MODE", "line"),
             conll_scheme=_env("LEPTON_CONLL_SCHEME", "iob2"),
+            ls_project=_env("LEPTON_LS_PROJECT", "Lepton NER"),
+            input_labels=_env("LEPTON_INPUT_LABELS", "annotations"),
+            min_agreement_f1=float(_env("LEPTON_MIN_AGREEMENT_F1", "0.8")),
+            ls_retry_seconds=float(_env("LEPTON_LS_RETRY_SECONDS", "120")),
         )
 
     @property

@@ -13,16 +13,15 @@ from lepton.corpus.landing import BatchRegistry, scan
 from lepton.settings import Settings
 
 BATCH_ASSETS = dg.AssetSelection.assets("raw_documents", "quarantine", "clean_documents", "pii_findings",
-                                        "sensitivity", "annotations")
+                                        "sensitivity", "annotation_tasks")
 
 ingest_batch_job = dg.define_asset_job(
     "ingest_batch", selection=BATCH_ASSETS,
-    description="One landing batch: ingest -> quarantine -> clean -> PII -> sensitivity -> annotations "
-                "(with its validation gate).",
+    description="One landing batch: ingest -> quarantine -> clean -> PII -> sensitivity -> tasks in Label Studio.",
 )
 dataset_and_model_job = dg.define_asset_job(
     "dataset_and_model", selection=dg.AssetSelection.assets("dataset_version").downstream(),
-    description="Every validated annotation batch -> encrypted DVC dataset version -> training -> registry.",
+    description="Every validated annotation batch (latest wins) -> encrypted DVC dataset version -> training -> registry.",
 )
 
 

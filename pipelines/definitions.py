@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.annotation import annotations
+from assets.annotation import annotation_agreement, annotation_tasks, annotations
 from assets.dataset import dataset_version
 from assets.governance import clean_documents, pii_findings, sensitivity
 from assets.ingestion import raw_documents
@@ -19,23 +19,19 @@ from assets.registry import registered_model
 from assets.training import ner_model
 from assets.validation import annotations_contract
 from lepton.settings import Settings
+from pipelines.annotation_sync import annotation_batch_job, annotation_sync
 from pipelines.batches import dataset_and_model_job, ingest_batch_job, landing_sensor
 from pipelines.retention import retention_job, retention_schedule
 from resources import (
-    DvcResource, GovernanceResource, GreatExpectationsResource, IngestionResource, KeyringResource, LineageResource, MlflowResource,
+    DvcResource, GovernanceResource, GreatExpectationsResource, IngestionResource, KeyringResource, LabelStudioResource,
+    LineageResource, MlflowResource,
     TrainingResource, WorkspaceResource,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ASSETS = [raw_documents, quarantine, clean_documents, pii_findings, sensitivity, annotations, dataset_version, ner_model, registered_model]
-CHECKS = [annotations_contract]
-
-lepton_chain = dg.define_asset_job(
-    "lepton_chain", selection=dg.AssetSelection.all(),
-    description="The whole chain: ingest -> clean -> PII -> sensitivity policy -> annotations -> validation gate -> encrypted DVC dataset "
-                "-> training -> registry.",
-)
-
+ASSETS = [raw_documents, quarantine, clean_documents, pii_findings, sensitivity, annotation_tasks, annotations,
+          dataset_version, ner_model, registered_model]
+CHECKS = [annotations_contract, annotation_agreement]
 
 def build_resources(s: Settings) -> dict:
     return {
@@ -50,6 +46,9 @@ def build_resources(s: Settings) -> dict:
                                          audit_log=str(s.home / "audit" / "audit.jsonl")),
         "ingestion": IngestionResource(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,
                                        text_mode=s.text_mode, conll_scheme=s.conll_scheme),
+        "label_studio": LabelStudioResource(
+            url=dg.EnvVar("LABEL_STUDIO_URL"), api_key=dg.EnvVar("LABEL_STUDIO_API_KEY"), project=s.ls_project,
+            input_labels=s.input_labels, min_agreement_f1=s.min_agreement_f1, retry_seconds=s.ls_retry_seconds),
         "gx": GreatExpectationsResource(expectations_dir=str(REPO_ROOT / "expectations")),
         "training": TrainingResource(base_encoder=s.base_encoder, epochs=s.epochs, batch_size=s.batch_size,
                                      learning_rate=s.learning_rate, seed=s.seed, f1_floor=s.f1_floor),
@@ -58,8 +57,8 @@ def build_resources(s: Settings) -> dict:
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=ASSETS, asset_checks=CHECKS, jobs=[lepton_chain, ingest_batch_job, dataset_and_model_job, retention_job],
-        schedules=[retention_schedule], sensors=[landing_sensor],
+        assets=ASSETS, asset_checks=CHECKS, jobs=[ingest_batch_job, annotation_batch_job, dataset_and_model_job, retention_job],
+        schedules=[retention_schedule], sensors=[landing_sensor, annotation_sync],
         resources=build_resources(settings or Settings.from_env()),
     )
 

@@ -23,11 +23,26 @@ TINY_ENV = {
 }
 
 
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory):
+    """The real Label Studio server for the whole session (started once: ~40-60 s cold)."""
+    from tests.label_studio import Server
+
+    srv = Server.for_session(tmp_path_factory.mktemp("label-studio"))
+    os.environ["LABEL_STUDIO_URL"] = srv.url
+    os.environ["LABEL_STUDIO_API_KEY"] = srv.token
+    yield srv
+    if srv.owned:
+        srv.stop()
+
+
 @pytest.fixture
-def workspace_env(tmp_path, monkeypatch):
-    """An empty workspace folder with embedded (SQLite) stores, as a new user gets."""
+def workspace_env(tmp_path, monkeypatch, label_studio):
+    """An empty workspace folder with embedded (SQLite) stores, as a new user gets, and a
+    Label Studio project of its own on the session's server."""
     home = tmp_path / "ws"
-    env = {"LEPTON_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), **TINY_ENV}
+    env = {"LEPTON_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
+           "LEPTON_LS_PROJECT": f"lepton-test-{uuid.uuid4().hex[:10]}", **TINY_ENV}
     for var in ("MLFLOW_TRACKING_URI", "LEPTON_LINEAGE_URL", "LEPTON_MASTER_KEY", "LEPTON_LANDING",
                 "LEPTON_DVC_REMOTE", "LEPTON_DVC_REPO", "LEPTON_KEY_FILE"):
         monkeypatch.delenv(var, raising=False)

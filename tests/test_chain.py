@@ -11,7 +11,7 @@ from lepton.lineage.store import LineageStore
 from lepton.settings import Settings
 from lepton.tracking.mlflow_store import MlflowStore
 from pipelines.definitions import build_definitions
-from tests.chain import run_chain
+from tests.chain import annotate, run_chain
 
 DOCS = 160
 
@@ -38,11 +38,14 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
         chain = run_chain(s, instance)
     assert len(chain.batches) == 2, "one batch per landing file"
     assert chain.materialized() == {"raw_documents", "quarantine", "clean_documents", "pii_findings",
-                                    "sensitivity", "annotations", "dataset_version", "ner_model",
-                                    "registered_model"}
-    checks = [c for r in chain.batches.values() for c in r.get_asset_check_evaluations()]
-    assert len(checks) == 2 and all(c.passed for c in checks)
-    assert sum(c.metadata["evaluated_spans"].value for c in checks) > DOCS
+                                    "sensitivity", "annotation_tasks", "annotations", "dataset_version",
+                                    "ner_model", "registered_model"}
+    # each push is followed by a sync: two snapshots, the second holding both batches' annotations
+    checks = {k: {c.check_name: c for c in r.get_asset_check_evaluations()} for k, r in chain.annotated.items()}
+    assert len(checks) == 2
+    assert all(c.passed for cs in checks.values() for c in cs.values())
+    last = checks[list(chain.batches)[-1]]["annotations_contract"]
+    assert last.metadata["evaluated_spans"].value > DOCS
 
     # what a steward sees in the UI: PII findings and sensitivity counts per batch
     meta = {e.asset_key.path[0]: e.materialization.metadata for r in chain.batches.values()
@@ -89,8 +92,9 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     store = LineageStore(s.lineage_url)
     walk = store.upstream(f"model_version:{s.model_name}/1")
     kinds = {n.kind for _, n, _, _ in walk}
-    assert kinds == {"model_version", "training_run", "dataset_version", "annotation_batch", "governed_batch",
-                     "clean_batch", "validation_result", "record_batch", "input_file"}
+    assert kinds == {"model_version", "training_run", "dataset_version", "annotation_batch", "annotation_tasks",
+                     "label_schema", "governed_batch", "clean_batch", "validation_result", "record_batch",
+                     "input_file"}
     files = {n.name for _, n, _, _ in walk if n.kind == "input_file"}
     assert files == {"sample-21.jsonl", "sample-21.conll"}
 
@@ -106,7 +110,6 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
 
 
 def _bad_landing(landing: Path) -> None:
-    write_sample(landing, 40, seed=4, conll_share=0.0)
     bad = [
         {"text": "Ana works at Acme.", "spans": [{"start": 13, "end": 60, "label": "ORG"}]},
         {"text": "Bob lives in Oslo.", "spans": [{"start": 0, "end": 3, "label": "PERSON"}]},
@@ -114,44 +117,60 @@ def _bad_landing(landing: Path) -> None:
     (landing / "bad.jsonl").write_text("\n".join(json.dumps(b) for b in bad) + "\n")
 
 
-def test_failed_validation_blocks_dataset_and_model_in_this_and_later_runs(workspace_env, tmp_path):
+def test_failed_validation_blocks_the_batch_until_it_is_fixed_in_label_studio(workspace_env, tmp_path):
     s = Settings.from_env()
-    _bad_landing(s.landing_dir)
+    write_sample(s.landing_dir, 40, seed=4, conll_share=0.0)
     with _instance(tmp_path / "dagster") as instance:
+        good = run_chain(s, instance, final=False)
+        [good_snapshot] = good.snapshots.values()
+        _bad_landing(s.landing_dir)
         chain = run_chain(s, instance, raise_on_error=False, final=False)
-        bad_key = next(k for k in chain.batches if k.startswith("bad.jsonl"))
-        bad = chain.batches[bad_key]
-        [check] = bad.get_asset_check_evaluations()
+        [bad_key] = chain.batches
+        bad_snapshot = chain.snapshots[bad_key]
+        checks = {c.check_name: c for c in chain.annotated[bad_key].get_asset_check_evaluations()}
+        check = checks["annotations_contract"]
         assert not check.passed
         assert "bad.jsonl:1 span 0" in check.metadata["failures"].value
         assert "bad.jsonl:2 span 0" in check.metadata["failures"].value
         assert "Acme" not in check.metadata["failures"].value
-        # the good batch passed its own gate
-        good = next(r for k, r in chain.batches.items() if k != bad_key)
-        assert all(c.passed for c in good.get_asset_check_evaluations())
+        good_check = {c.check_name: c for c in good.annotated[next(iter(good.annotated))].get_asset_check_evaluations()}
+        assert good_check["annotations_contract"].passed
 
-        # The same run would have stopped at the gate; a mixed run through the whole chain
-        # for the bad batch shows it: nothing downstream of the failed check runs.
-        whole = build_definitions(s).resolve_job_def("lepton_chain").execute_in_process(
-            instance=instance, partition_key=bad_key, raise_on_error=False)
-        assert "dataset_version" not in {e.asset_key.to_user_string()
-                                         for e in whole.get_asset_materialization_events()}
-
-        # A later run of only the downstream assets (as a retry or a backfill would) leaves
-        # the failed batch out, and says so.
+        # A later run of only the downstream assets (as a retry or a backfill would) builds on
+        # the last batch that passed, and names the failed one it left out.
         later = build_definitions(s).resolve_job_def("dataset_and_model").execute_in_process(
             instance=instance, raise_on_error=False)
         ds = later.output_for_node("dataset_version")
         mat = [e for e in later.get_asset_materialization_events() if e.asset_key.path == ["dataset_version"]][0]
-        assert mat.materialization.metadata["batches_left_out"].value == [bad_key]
-        assert len(ds["annotation_batches"]) == 1
+        assert mat.materialization.metadata["batches_left_out"].value == [bad_snapshot]
+        assert ds["annotation_batches"] == [good_snapshot]
 
-    from lepton.datasets.version import read_manifest
+        from lepton.datasets.version import read_manifest
 
-    manifest = read_manifest(ds["path"])
-    ids = {rid for split in manifest["splits"].values() for rid in split["record_ids"]}
-    assert all(not rid.startswith("bad") for rid in ids)
-    assert manifest["provenance"]["record_batches"] == [k for k in chain.batches if k != bad_key]
+        manifest = read_manifest(ds["path"])
+        ids = {rid for split in manifest["splits"].values() for rid in split["record_ids"]}
+        assert ids and all(not rid.startswith("bad") for rid in ids)
+
+        # The annotator fixes the two spans in Label Studio; the next sync re-validates, and
+        # the fixed batch carries the good annotations of the failed snapshot with it.
+        from lepton.annotation.convert import to_result
+        from pipelines.annotation_sync import resource_from_env
+
+        studio = resource_from_env(s).studio()
+        project = studio.find_project(s.ls_project)
+        fixes = {"Ana works at Acme.": [{"start": 13, "end": 17, "label": "ORG"}],
+                 "Bob lives in Oslo.": [{"start": 0, "end": 3, "label": "PER"}]}
+        for task in studio.tasks(project):
+            if task["data"]["text"] in fixes:
+                [ann] = task["annotations"]
+                studio.update_annotation(ann["id"], to_result(fixes[task["data"]["text"]]), task=task["id"])
+        fixed_snapshot, fixed_run = annotate(s, instance)
+        assert all(c.passed for c in fixed_run.get_asset_check_evaluations())
+        rebuilt = build_definitions(s).resolve_job_def("dataset_and_model").execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey("dataset_version")])
+        ds2 = rebuilt.output_for_node("dataset_version")
+        assert ds2["annotation_batches"] == [fixed_snapshot]
+        assert sum(ds2["rows"].values()) == sum(ds["rows"].values()) + 2
 
 
 def test_a_dataset_is_refused_when_no_batch_passed(workspace_env, tmp_path):

@@ -36,7 +36,7 @@ def test_whole_chain_on_postgres(workspace_env, pg_database, monkeypatch, tmp_pa
         runs = conn.execute(sa.text("select count(*) from runs")).scalar()
         events = conn.execute(sa.text("select count(*) from event_logs")).scalar()
     engine.dispose()
-    assert runs == 3 and events > 20  # two landing batches, then dataset and model
+    assert runs == 5 and events > 20  # two landing batches, an annotation sync after each, then dataset and model
 
     store = MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
     assert store.champion()["version"] == 1

@@ -31,10 +31,10 @@ def test_dagster_asset_materialize_from_the_shell(workspace_env):
     assert len(keys) == 2
     for key in keys:
         run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--partition", key,
-                    "--select", "raw_documents,quarantine,clean_documents,pii_findings,sensitivity,annotations"],
+                    "--select", "raw_documents,quarantine,clean_documents,pii_findings,sensitivity,annotation_tasks"],
                    workspace_env)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-        assert "annotations_contract" in run.stdout + run.stderr, "the validation gate ran in the batch run"
+    _materialize_annotations(workspace_env)
     run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions",
                 "--select", "dataset_version,ner_model,registered_model"], workspace_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -70,13 +70,27 @@ def test_dagster_asset_materialize_from_the_shell(workspace_env):
     assert missing.returncode != 0 and "no lineage node" in missing.stderr
 
 
+def _materialize_annotations(env) -> str:
+    """What the annotation sync sensor does, from the shell: pull a snapshot, run its partition."""
+    pulled = subprocess.run([sys.executable, "-m", "pipelines.annotation_sync", "pull"], cwd=REPO, text=True,
+                            capture_output=True, env={**os.environ, **env})
+    assert pulled.returncode == 0, pulled.stderr[-3000:]
+    snapshot = pulled.stdout.split()[-1]
+    run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--partition", snapshot,
+                "--select", "annotations"], env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "annotations_contract" in run.stdout + run.stderr, "the validation gate ran in the annotation run"
+    return snapshot
+
+
 def test_dataset_and_key_commands_after_a_run(workspace_env, tmp_path):
     assert _run(["lepton", "sample", "-n", "120", "--seed", "5", "--conll-share", "0"], workspace_env).returncode == 0
     key = subprocess.run([sys.executable, "-m", "pipelines.batches", "register"], cwd=REPO, text=True,
                          capture_output=True, env={**os.environ, **workspace_env}).stdout.strip()
     run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--partition", key, "--select",
-                "raw_documents,clean_documents,pii_findings,sensitivity,annotations"], workspace_env)
+                "raw_documents,clean_documents,pii_findings,sensitivity,annotation_tasks"], workspace_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    _materialize_annotations(workspace_env)
     run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--select", "dataset_version"],
                workspace_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

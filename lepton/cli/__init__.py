@@ -1,8 +1,9 @@
 """The `lepton` command: sample data, the demo run, datasets and keys, the quarantine, the
-audit log and steward queries. It never imports dagster (the core's rule)."""
+audit log, annotation snapshots and steward queries. It never imports dagster (the core's rule)."""
 
 import click
 
+from lepton.cli.annotations import annotations
 from lepton.cli.audit import audit
 from lepton.cli.data import dataset, quarantine_cmd, sample
 from lepton.cli.demo import demo
@@ -15,7 +16,7 @@ def main() -> None:
     """Lepton: a governed NER data-and-model pipeline."""
 
 
-for command in (sample, dataset, quarantine_cmd, keys, audit, lineage, report, demo):
+for command in (sample, dataset, quarantine_cmd, keys, audit, annotations, lineage, report, demo):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -43,9 +43,27 @@ class StageLineage:
         self._edge(node_id("clean_batch", record_batch), nid, GOVERNED_BY)
         return nid
 
-    def annotation(self, annotation_batch: str, record_batch: str, **attrs) -> str:
+    def label_schema(self, version: str, labels: list[str], project: int) -> str:
+        """A label set is a node of its own: a changed set is a new version, and every
+        annotation batch names the version it was made under."""
+        return self.store.add_node("label_schema", version, labels=labels, label_studio_project=project)
+
+    def annotation_tasks(self, record_batch: str, project: int, schema: str, **attrs) -> str:
+        nid = self.store.add_node("annotation_tasks", f"{record_batch}@project-{project}", project=project,
+                                  **attrs)
+        self._edge(node_id("governed_batch", record_batch), nid, DERIVED_FROM)
+        self._edge(node_id("label_schema", schema), nid, DERIVED_FROM)
+        return nid
+
+    def annotation(self, annotation_batch: str, record_batches: list[str], project: int | None = None,
+                   schema: str | None = None, **attrs) -> str:
         nid = self.store.add_node("annotation_batch", annotation_batch, **attrs)
-        self._edge(node_id("governed_batch", record_batch), nid, ANNOTATED_BY)
+        for rb in record_batches:
+            src = (node_id("annotation_tasks", f"{rb}@project-{project}") if project is not None
+                   else node_id("governed_batch", rb))
+            self._edge(src, nid, ANNOTATED_BY)
+        if schema is not None:
+            self._edge(node_id("label_schema", schema), nid, DERIVED_FROM)
         return nid
 
     def validation(self, annotation_batch: str, suite_key: str, success: bool, **attrs) -> str:

@@ -51,3 +51,20 @@ def load_encoder(base: str, texts: list[str], labels: list[str]):
         label2id={l: i for i, l in enumerate(labels)},
     )
     return tokenizer, model
+
+
+def token_offsets_for(base: str):
+    """(name, text -> token character offsets) for the tokenizer the base encoder uses. The
+    tiny encoder builds its vocabulary at training time, so its boundaries are those of the
+    BERT pre-tokenizer it splits words with (word pieces only subdivide those words)."""
+    resolved = resolve_base(base)
+    if resolved == "tiny":
+        from tokenizers.pre_tokenizers import BertPreTokenizer
+
+        pre = BertPreTokenizer()
+        return "bert-pre-tokenizer", lambda text: [off for _, off in pre.pre_tokenize_str(text)]
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(resolved)
+    return (Path(resolved).name,
+            lambda text: [tuple(o) for o in tok(text, return_offsets_mapping=True, truncation=False)["offset_mapping"]])

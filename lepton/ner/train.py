@@ -80,22 +80,29 @@ def _batches(encoded: list[Encoded], batch_size: int, rng: random.Random | None)
         }
 
 
-def predict_tags(model, encoded: list[Encoded], id2label: dict[int, str], batch_size: int = 32):
-    """Word-level predicted tags (and per-word confidence) for each encoded document."""
+def predict_tags(model, encoded: list[Encoded], id2label: dict[int, str], batch_size: int = 32,
+                 with_entropy: bool = False):
+    """Word-level predicted tags (and per-word confidence) for each encoded document; with
+    `with_entropy`, also each word's normalised entropy (0 sure, 1 uniform), which is what
+    ranks tasks for annotators."""
+    import math
+
     import torch
 
     model.eval()
-    tags, scores = [], []
+    tags, scores, entropies = [], [], []
     with torch.no_grad():
         for i in range(0, len(encoded), batch_size):
             chunk = encoded[i:i + batch_size]
             batch = next(_batches(chunk, len(chunk), None))
             probs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.softmax(-1)
             conf, best = probs.max(-1)
+            ent = -(probs * probs.clamp_min(1e-12).log()).sum(-1) / math.log(probs.shape[-1])
             for k, e in enumerate(chunk):
                 tags.append([id2label[int(best[k, t])] for t in e.word_starts])
                 scores.append([float(conf[k, t]) for t in e.word_starts])
-    return tags, scores
+                entropies.append([float(ent[k, t]) for t in e.word_starts])
+    return (tags, scores, entropies) if with_entropy else (tags, scores)
 
 
 def evaluate(model, encoded: list[Encoded], id2label: dict[int, str]) -> dict:

@@ -104,3 +104,12 @@ class MlflowStore:
         run = client.get_run(mv.run_id)
         return {"name": self.model_name, "version": int(mv.version), "run_id": mv.run_id,
                 "test_f1": run.data.metrics.get("test_f1")}
+
+    def load_champion_ner(self):
+        """The champion's transformers model and tokenizer, for pre-annotations with token
+        probabilities (the served pyfunc returns spans only)."""
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        wrapped = mlflow.pyfunc.load_model(f"models:/{self.model_name}@{CHAMPION}").unwrap_python_model()
+        return wrapped.model, wrapped.tokenizer

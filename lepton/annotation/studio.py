@@ -1,0 +1,171 @@
+"""The one door to Label Studio: project setup, task pushes and annotation pulls through
+label-studio-sdk 2.x, each call retried with exponential backoff while the server is
+unreachable or answers 5xx/429, and every final error naming the task and HTTP status."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import httpx
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
+from lepton.annotation.schema import ENTITY_LABELS, label_config, schema_version
+
+log = logging.getLogger(__name__)
+
+SEQUENTIAL = "Sequential sampling"
+UNCERTAINTY = "Uncertainty sampling"  # Label Studio serves the lowest prediction score first
+IMPORT_CHUNK = 500
+
+
+class StudioError(RuntimeError):
+    """A Label Studio call that failed for good (after retries, or a 4xx)."""
+
+
+def _status(exc: BaseException) -> int | None:
+    return getattr(exc, "status_code", None)
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.TransportError):
+        return True
+    status = _status(exc)
+    return status is not None and (status >= 500 or status == 429)
+
+
+def _describe(exc: BaseException) -> str:
+    status = _status(exc)
+    if status is not None:
+        return f"HTTP {status}"
+    return f"unreachable ({type(exc).__name__})"
+
+
+@dataclass
+class Project:
+    id: int
+    title: str
+    schema_version: str
+    created: bool
+    config_changed: bool
+
+
+class Studio:
+    def __init__(self, url: str, api_key: str, retry_seconds: float = 120.0, timeout: float = 60.0,
+                 on_retry: Callable[[str], None] | None = None):
+        from label_studio_sdk import LabelStudio
+
+        self.url = url.rstrip("/")
+        self.client = LabelStudio(base_url=self.url, api_key=api_key, timeout=timeout)
+        self.retry_seconds = retry_seconds
+        self.on_retry = on_retry
+
+    def call(self, what: str, fn: Callable, *args, **kwargs):
+        """`fn(*args, **kwargs)` with backoff on transient failures; `what` names the task or
+        object, so the error a person reads says which one failed and how."""
+        def note(state):
+            msg = f"Label Studio {what}: {_describe(state.outcome.exception())}; retry {state.attempt_number}"
+            log.warning(msg)
+            if self.on_retry:
+                self.on_retry(msg)
+
+        retrying = Retrying(retry=retry_if_exception(_transient), stop=stop_after_delay(self.retry_seconds),
+                            wait=wait_exponential(multiplier=0.5, max=8), before_sleep=note, reraise=True)
+        try:
+            return retrying(fn, *args, **kwargs)
+        except Exception as exc:
+            if _transient(exc) or _status(exc) is not None:
+                body = getattr(exc, "body", None)
+                detail = f": {str(body)[:200]}" if body and _status(exc) and _status(exc) < 500 else ""
+                raise StudioError(f"Label Studio {what} failed at {self.url}: {_describe(exc)}{detail}") from None
+            raise
+
+    # --- project ------------------------------------------------------------------------
+
+    def find_project(self, title: str) -> int | None:
+        found = [p.id for p in self.call("list projects", lambda: list(self.client.projects.list())) if p.title == title]
+        return found[0] if found else None
+
+    def ensure_project(self, title: str, labels: tuple[str, ...] = ENTITY_LABELS) -> Project:
+        """Creates the project, or brings its labeling config up to the label set: running
+        it twice changes nothing."""
+        config = label_config(labels)
+        found = self.find_project(title)
+        if found is None:
+            p = self.call(f"create project {title!r}", self.client.projects.create, title=title,
+                          label_config=config, sampling=SEQUENTIAL,
+                          description="Entity spans for Lepton's NER model. Managed by the pipeline: "
+                                      "the label set is generated from lepton/annotation/schema.py.")
+            return Project(p.id, title, schema_version(labels), created=True, config_changed=False)
+        p = self.call(f"read project {found}", self.client.projects.get, found)
+        changed = (p.label_config or "").strip() != config
+        if changed:
+            self.call(f"update label config of project {p.id}", self.client.projects.update, p.id,
+                      label_config=config)
+        return Project(p.id, title, schema_version(labels), created=False, config_changed=changed)
+
+    def label_config(self, project: int) -> str:
+        return self.call(f"read project {project}", self.client.projects.get, project).label_config
+
+    def set_sampling(self, project: int, model_version: str | None) -> None:
+        """Uncertainty-first when there are model predictions to rank by, in push order otherwise."""
+        if model_version:
+            self.call(f"set sampling of project {project}", self.client.projects.update, project,
+                      sampling=UNCERTAINTY, model_version=model_version)
+        else:
+            self.call(f"set sampling of project {project}", self.client.projects.update, project,
+                      sampling=SEQUENTIAL)
+
+    # --- tasks --------------------------------------------------------------------------
+
+    def tasks(self, project: int) -> list[dict]:
+        """Every task with its annotations, as plain JSON."""
+        def fetch():
+            return [t.model_dump(mode="json") for t in
+                    self.client.tasks.list(project=project, fields="all", page_size=1000)]
+        return self.call(f"list tasks of project {project}", fetch)
+
+    def push(self, project: int, tasks: list[dict], key: str = "record_id") -> dict:
+        """Imports the tasks whose `data[key]` is not in the project yet. Retried as a whole,
+        re-reading what is there each time, so a response lost after the server stored a
+        chunk cannot make duplicates."""
+        def attempt():
+            present = {t["data"].get(key) for t in self.tasks(project)}
+            new = [t for t in tasks if t["data"][key] not in present]
+            for i in range(0, len(new), IMPORT_CHUNK):
+                chunk = new[i:i + IMPORT_CHUNK]
+                self.client.projects.import_tasks(project, request=chunk, return_task_ids=False)
+            return {"pushed": len(new), "already_present": len(tasks) - len(new)}
+        return self.call(f"push {len(tasks)} tasks to project {project}", attempt)
+
+    def annotate(self, task: int, result: list[dict], ground_truth: bool = False) -> int:
+        a = self.call(f"annotate task {task}", self.client.annotations.create, task, result=result,
+                      ground_truth=ground_truth)
+        return a.id
+
+    def update_annotation(self, annotation: int, result: list[dict], task: int | None = None) -> None:
+        self.call(f"update annotation {annotation} of task {task}", self.client.annotations.update, annotation,
+                  result=result)
+
+    def delete_annotation(self, annotation: int, task: int | None = None) -> None:
+        self.call(f"delete annotation {annotation} of task {task}", self.client.annotations.delete, annotation)
+
+    def next_task(self, project: int) -> dict | None:
+        """The task Label Studio's label stream gives the calling user next (what an
+        annotator pressing "Label All Tasks" sees)."""
+        def fetch():
+            r = self.client._client_wrapper.httpx_client.request(f"api/projects/{project}/next", method="GET")
+            if r.status_code == 404:
+                return None
+            if r.status_code >= 400:
+                raise _http_error(r)
+            return r.json()
+        return self.call(f"next task of project {project}", fetch)
+
+
+def _http_error(r) -> Exception:
+    from label_studio_sdk.core.api_error import ApiError
+
+    return ApiError(status_code=r.status_code, body=r.text[:200])
+

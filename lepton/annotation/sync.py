@@ -1,0 +1,136 @@
+"""Label Studio -> immutable annotation snapshots.
+
+A snapshot is the whole annotated state of the project at one pull: every task that has
+annotations, with each annotation's id, annotator id, update time and result. A new one
+is written only when some task's annotations changed (added, updated or deleted) since
+the previous snapshot. Snapshots are content-hashed and name their predecessor, so the
+chain is tamper-evident, and writing the same state twice gives the same id: a sync
+interrupted before its cursor moved repeats itself without duplicating anything.
+
+Whole-state snapshots (not deltas) keep the blocking gate simple and lossless: a snapshot
+whose gate fails is skipped whole, and the fix made in Label Studio arrives in the next
+snapshot together with every good annotation of the failed one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from lepton.annotation.schema import schema_version
+
+
+def _canon(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _annotations(task: dict) -> list[dict]:
+    out = []
+    for a in task.get("annotations") or []:
+        out.append({"annotation_id": a["id"], "annotator": f"label-studio:user/{a.get('completed_by')}",
+                    "updated_at": a.get("updated_at") or a.get("created_at"),
+                    "ground_truth": bool(a.get("ground_truth")), "was_cancelled": bool(a.get("was_cancelled")),
+                    "result": a.get("result") or []})
+    return sorted(out, key=lambda a: a["annotation_id"])
+
+
+def fingerprint(annotations: list[dict]) -> str:
+    """What must change for a task to count as changed: its annotations' ids and update times."""
+    return hashlib.sha256(_canon([(a["annotation_id"], a["updated_at"]) for a in annotations])).hexdigest()[:16]
+
+
+@dataclass
+class Snapshot:
+    snapshot_id: str
+    sequence: int
+    path: Path
+    tasks: int
+    annotations: int
+    changes: dict
+
+
+class SnapshotStore:
+    """Snapshot files in one folder of the workspace, named by their content hash."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, snapshot_id: str) -> Path:
+        return self.folder / f"{snapshot_id}.json"
+
+    def load(self, snapshot_id: str) -> dict:
+        p = self.path(snapshot_id)
+        if not p.exists():
+            raise FileNotFoundError(f"no annotation snapshot {snapshot_id} in {self.folder}")
+        return json.loads(p.read_text(encoding="utf-8"))
+
+    def state(self, snapshot_id: str | None) -> dict[int, str]:
+        """Task id -> fingerprint of its annotations, as of the snapshot."""
+        if not snapshot_id:
+            return {}
+        return {t["task_id"]: t["fingerprint"] for t in self.load(snapshot_id)["tasks"]}
+
+    def head(self) -> str | None:
+        """The latest snapshot stored (highest sequence), for pulls made outside the sensor."""
+        best = None
+        for p in self.folder.glob("*.json"):
+            seq = json.loads(p.read_text(encoding="utf-8"))["sequence"]
+            if best is None or seq > best[0]:
+                best = (seq, p.stem)
+        return best[1] if best else None
+
+    def chain(self, snapshot_id: str) -> list[str]:
+        """Oldest first, ending at `snapshot_id`."""
+        out, cur = [], snapshot_id
+        while cur:
+            out.append(cur)
+            cur = self.load(cur)["previous"]
+        return out[::-1]
+
+    def write(self, project_id: int, tasks: list[dict], changes: dict, previous: str | None) -> Snapshot:
+        prev_seq = self.load(previous)["sequence"] if previous else 0
+        body = {"previous": previous, "sequence": prev_seq + 1, "project_id": project_id,
+                "label_schema_version": schema_version(), "changes": changes,
+                "tasks": sorted(tasks, key=lambda t: t["task_id"])}
+        sid = hashlib.sha256(_canon(body)).hexdigest()[:16]
+        path = self.path(sid)
+        if not path.exists():  # immutable: the same content is already there under the same id
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"snapshot_id": sid, **body}, ensure_ascii=False, indent=1), encoding="utf-8")
+            tmp.replace(path)
+        return Snapshot(sid, body["sequence"], path, len(tasks), sum(len(t["annotations"]) for t in tasks), changes)
+
+
+def entries(tasks: list[dict]) -> list[dict]:
+    """Label Studio tasks that have annotations, as snapshot entries."""
+    out = []
+    for t in tasks:
+        anns = _annotations(t)
+        if not anns:
+            continue
+        d = t["data"]
+        out.append({"task_id": t["id"], "record_id": d.get("record_id"), "record_batch": d.get("record_batch"),
+                    "source": d.get("source"), "line": d.get("line"), "text": d.get("text", ""),
+                    "annotations": anns, "fingerprint": fingerprint(anns)})
+    return out
+
+
+def compare(now: list[dict], before: dict[int, str]) -> dict:
+    fps = {t["task_id"]: t["fingerprint"] for t in now}
+    return {"added": sum(1 for k in fps if k not in before),
+            "updated": sum(1 for k, v in fps.items() if k in before and before[k] != v),
+            "removed": sum(1 for k in before if k not in fps)}
+
+
+def sync(studio, project_id: int, store: SnapshotStore, cursor: str | None) -> Snapshot | None:
+    """One pull: a new snapshot if any task's annotations changed since `cursor`, else None.
+    The caller moves its cursor to the snapshot id only after this returns, i.e. after the
+    snapshot is stored."""
+    now = entries(studio.tasks(project_id))
+    changes = compare(now, store.state(cursor))
+    if not any(changes.values()):
+        return None
+    return store.write(project_id, now, changes, cursor)

@@ -1,0 +1,86 @@
+"""Label Studio -> annotation-batch partitions: the sync sensor, and the same pull as a
+command for a shell or a test (`python -m pipelines.annotation_sync pull`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import dagster as dg
+
+from assets.partitions import annotation_batches
+from lepton.annotation.sync import Snapshot, SnapshotStore, sync
+from lepton.settings import Settings
+from resources import LabelStudioResource
+
+annotation_batch_job = dg.define_asset_job(
+    "annotation_batch", selection=dg.AssetSelection.assets("annotations"),
+    description="One annotation snapshot from Label Studio: resolve, agreement check, validation gate.",
+)
+
+# A sensor tick that runs too long is cut off by Dagster (60 s by default): retry within a
+# tick for less than that, and let the next tick try again after a longer outage.
+SENSOR_RETRY_SECONDS = 40.0
+
+
+def resource_from_env(settings: Settings) -> LabelStudioResource:
+    """The resource outside a Dagster run (a shell, a test): the same settings, read now."""
+    return LabelStudioResource(url=os.environ["LABEL_STUDIO_URL"], api_key=os.environ["LABEL_STUDIO_API_KEY"],
+                               project=settings.ls_project, input_labels=settings.input_labels,
+                               min_agreement_f1=settings.min_agreement_f1, retry_seconds=settings.ls_retry_seconds)
+
+
+def snapshot_store(settings: Settings) -> SnapshotStore:
+    return SnapshotStore(settings.home / "work" / "annotations" / "snapshots")
+
+
+def pull(label_studio: LabelStudioResource, settings: Settings, cursor: str | None,
+         retry_seconds: float | None = None, log=None) -> Snapshot | None:
+    """One sync against the project; None when nothing changed or the project does not exist yet."""
+    studio = label_studio.studio(on_retry=log)
+    if retry_seconds is not None:
+        studio.retry_seconds = retry_seconds
+    project = studio.find_project(label_studio.project)
+    if project is None:
+        return None
+    return sync(studio, project, snapshot_store(settings), cursor)
+
+
+def pull_and_register(settings: Settings, instance: dg.DagsterInstance) -> Snapshot | None:
+    """A pull from the latest stored snapshot, as a shell or a test does it."""
+    snap = pull(resource_from_env(settings), settings, snapshot_store(settings).head())
+    if snap is not None:
+        instance.add_dynamic_partitions(annotation_batches.name, [snap.snapshot_id])
+    return snap
+
+
+@dg.sensor(job=annotation_batch_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Polls Label Studio for new, changed and deleted annotations; each change set becomes an "
+                       "immutable snapshot, an annotation-batch partition and a run. The cursor moves only after "
+                       "the snapshot is stored.")
+def annotation_sync(context: dg.SensorEvaluationContext, label_studio: LabelStudioResource):
+    snap = pull(label_studio, Settings.from_env(), context.cursor or None,
+                retry_seconds=min(SENSOR_RETRY_SECONDS, label_studio.retry_seconds), log=context.log.warning)
+    if snap is None:
+        return dg.SkipReason("no new or changed annotations")
+    context.log.info(f"snapshot {snap.snapshot_id}: {snap.tasks} tasks, {snap.annotations} annotations")
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=snap.snapshot_id, partition_key=snap.snapshot_id)],
+        dynamic_partitions_requests=[annotation_batches.build_add_request([snap.snapshot_id])],
+        cursor=snap.snapshot_id,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if args[:1] != ["pull"]:
+        print("usage: python -m pipelines.annotation_sync pull", file=sys.stderr)
+        return 2
+    with dg.DagsterInstance.get() as instance:
+        snap = pull_and_register(Settings.from_env(), instance)
+        print(snap.snapshot_id if snap else "no change")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,238 @@
+"""The annotation loop against the real Label Studio server: project as code, idempotent
+pushes, uncertainty-first queue, the sync sensor (updates, deletions, history), agreement
+with a scripted annotator, and an outage in the middle of a sync."""
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from click.testing import CliRunner
+
+from lepton.annotation.convert import to_result
+from lepton.annotation.schema import ENTITY_LABELS, schema_version
+from lepton.annotation.scripted import annotate as scripted_annotate
+from lepton.annotation.studio import StudioError
+from lepton.cli import main as cli
+from lepton.corpus.records import Span
+from lepton.corpus.sample import write_sample
+from lepton.lineage.events import StageLineage
+from lepton.lineage.store import LineageStore
+from lepton.settings import Settings
+from pipelines.annotation_sync import annotation_sync, pull, resource_from_env, snapshot_store
+from pipelines.batches import register_landing
+from pipelines.definitions import build_definitions
+from tests.chain import annotate, run_chain
+
+
+def _instance(path: Path):
+    path.mkdir(parents=True, exist_ok=True)
+    return dg.instance_for_test(temp_dir=str(path))
+
+
+def _studio(s, **kw):
+    return resource_from_env(s).model_copy(update=kw).studio()
+
+
+def test_project_is_code_and_a_changed_label_set_is_a_new_schema_version(workspace_env):
+    s = Settings.from_env()
+    studio = _studio(s)
+    first = studio.ensure_project(s.ls_project)
+    again = studio.ensure_project(s.ls_project)
+    assert first.created and not again.created and not again.config_changed and again.id == first.id
+    assert [p.id for p in studio.client.projects.list() if p.title == s.ls_project] == [first.id]
+    wider = studio.ensure_project(s.ls_project, ENTITY_LABELS + ("DATE",))
+    assert wider.config_changed and wider.schema_version != first.schema_version
+    assert '<Label value="DATE"/>' in studio.label_config(first.id)
+    store = LineageStore(s.lineage_url)
+    stage = StageLineage(store, run_id="test", code_version="t")
+    for p, labels in ((first, ENTITY_LABELS), (wider, ENTITY_LABELS + ("DATE",))):
+        stage.label_schema(p.schema_version, list(labels), p.id)
+    assert {n.name for n in store.find("label_schema")} == {schema_version(), schema_version(ENTITY_LABELS + ("DATE",))}
+
+
+def test_pushing_a_batch_twice_creates_no_duplicates_and_restricted_text_stays_home(workspace_env, tmp_path):
+    s = Settings.from_env()
+    write_sample(s.landing_dir, 60, seed=5, conll_share=0.0)
+    with _instance(tmp_path / "dagster") as instance:
+        chain = run_chain(s, instance, final=False)
+        [key] = chain.batches
+        sens = chain.batches[key].output_for_node("sensitivity")
+        first = _meta(chain.batches[key], "annotation_tasks")
+        again = build_definitions(s).resolve_job_def("ingest_batch").execute_in_process(
+            instance=instance, partition_key=key, asset_selection=[dg.AssetKey("annotation_tasks")])
+    second = _meta(again, "annotation_tasks")
+    accepted = chain.batches[key].output_for_node("raw_documents")["accepted"]
+    assert first["tasks_pushed"] == accepted - sens["withheld"] and first["already_present"] == 0
+    assert second["tasks_pushed"] == 0 and second["already_present"] == first["tasks_pushed"]
+    studio = _studio(s)
+    tasks = studio.tasks(studio.find_project(s.ls_project))
+    ids = [t["data"]["record_id"] for t in tasks]
+    assert len(ids) == len(set(ids)) == first["tasks_pushed"]
+
+
+def _meta(result, asset: str) -> dict:
+    [mat] = [e for e in result.get_asset_materialization_events() if e.asset_key.path == [asset]]
+    return {k: v.value for k, v in mat.materialization.metadata.items()}
+
+
+def test_annotators_get_the_most_uncertain_task_first(workspace_env, tmp_path, monkeypatch):
+    s = Settings.from_env()
+    write_sample(s.landing_dir, 120, seed=6, conll_share=0.0)
+    with _instance(tmp_path / "dagster") as instance:
+        run_chain(s, instance)  # a champion now exists
+        # the next batch arrives unlabelled: only the champion's guesses go with it
+        monkeypatch.setenv("LEPTON_INPUT_LABELS", "ignore")
+        (s.landing_dir / "next.jsonl").write_text("".join(
+            json.dumps({"text": t}) + "\n" for t in [
+                "Ana Silva met Bob at Acme in Oslo.", "zxq vvb plorp", "Berlin", "The weather is nice today.",
+                "Dr. Lee of Globex flew to Lima on Monday.", "ok", "Acme Acme Acme Oslo Oslo",
+                "Mrs. Tanaka joined Initech in Kyoto."]))
+        s2 = Settings.from_env()
+        [key] = register_landing(s2, instance)
+        run = build_definitions(s2).resolve_job_def("ingest_batch").execute_in_process(
+            instance=instance, partition_key=key)
+    meta = _meta(run, "annotation_tasks")
+    assert meta["queue"] == "uncertainty first" and meta["pre_annotations"].endswith("/v1")
+    studio = _studio(s2)
+    project = studio.find_project(s2.ls_project)
+    pending = {t["id"]: t["data"]["uncertainty"] for t in studio.tasks(project) if not t["annotations"]}
+    assert len(pending) == 8 and len(set(pending.values())) > 1
+    served = []
+    while (task := studio.next_task(project)) is not None:
+        served.append(task["data"]["uncertainty"])
+        preds = [p for p in task["predictions"] if p["model_version"] == meta["pre_annotations"]]
+        assert preds and all("score" in r for r in preds[0]["result"]), "pre-annotations carry per-span scores"
+        studio.annotate(task["id"], [])
+    assert served == sorted(pending.values(), reverse=True), "the label stream follows uncertainty, highest first"
+
+
+def test_sync_sensor_takes_new_updated_and_deleted_annotations_latest_wins_history_kept(workspace_env, tmp_path):
+    s = Settings.from_env()
+    write_sample(s.landing_dir, 30, seed=7, conll_share=0.0)
+    res = resource_from_env(s)
+    with _instance(tmp_path / "dagster") as instance:
+        defs = build_definitions(s)
+        [key] = register_landing(s, instance)
+        defs.resolve_job_def("ingest_batch").execute_in_process(instance=instance, partition_key=key)
+
+        def tick(cursor):
+            return annotation_sync(dg.build_sensor_context(cursor=cursor, instance=instance,
+                                                           resources={"label_studio": res}))
+
+        first = tick(None)
+        assert isinstance(first, dg.SensorResult)
+        [req] = first.run_requests
+        snap1 = first.cursor
+        assert req.partition_key == snap1 and req.run_key == snap1
+        assert first.dynamic_partitions_requests[0].partition_keys == [snap1]
+        assert isinstance(tick(snap1), dg.SkipReason), "nothing changed: no new snapshot"
+
+        studio = res.studio()
+        project = studio.find_project(s.ls_project)
+        tasks = [t for t in studio.tasks(project) if t["annotations"]]
+        total = sum(len(t["annotations"]) for t in tasks)
+        edited, deleted = tasks[0], tasks[1]
+        studio.update_annotation(edited["annotations"][0]["id"], to_result([Span(0, 1, "MISC")]), task=edited["id"])
+        studio.delete_annotation(deleted["annotations"][0]["id"], task=deleted["id"])
+        second = tick(snap1)
+        snap2 = second.cursor
+        store = snapshot_store(s)
+        assert store.load(snap2)["changes"] == {"added": 0, "updated": 1, "removed": 1}
+        assert store.load(snap2)["previous"] == snap1
+        ann_ids = [a["annotation_id"] for t in store.load(snap2)["tasks"] for a in t["annotations"]]
+        assert len(ann_ids) == len(set(ann_ids)) == total - 1, "nothing lost, nothing twice"
+
+        instance.add_dynamic_partitions("annotation_batches", [snap1, snap2])  # what the daemon does with the requests
+        run = defs.resolve_job_def("annotation_batch").execute_in_process(instance=instance, partition_key=snap2)
+        batch = run.output_for_node("annotations")
+    records = {json.loads(line)["record_id"]: json.loads(line) for line in Path(batch["path"]).open()}
+    assert edited["data"]["record_id"] in records and deleted["data"]["record_id"] not in records
+    assert records[edited["data"]["record_id"]]["spans"] == [
+        {"start": 0, "end": 1, "label": "MISC", "text": edited["data"]["text"][0]}]
+    # history: the first snapshot still holds the annotations as they were
+    old = {t["task_id"]: t for t in store.load(snap1)["tasks"]}
+    assert old[deleted["id"]]["annotations"][0]["annotation_id"] == deleted["annotations"][0]["id"]
+    # and the steward can see exactly what changed
+    out = CliRunner().invoke(cli, ["annotations", "diff", snap1, snap2, "--json"])
+    assert out.exit_code == 0, out.output
+    d = json.loads(out.output)
+    assert {"record_id": edited["data"]["record_id"], "start": 0, "end": 1, "label": "MISC"} in d["added"]
+    assert {e["record_id"] for e in d["removed"]} >= {deleted["data"]["record_id"]}
+    listing = CliRunner().invoke(cli, ["annotations", "list"])
+    assert snap1 in listing.output and snap2 in listing.output and "~1 -1" in listing.output
+
+
+def test_disagreeing_annotators_are_measured_and_settled_by_the_rule(workspace_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEPTON_INPUT_LABELS", "predictions")
+    monkeypatch.setenv("LEPTON_MIN_AGREEMENT_F1", "0.99")
+    s = Settings.from_env()
+    write_sample(s.landing_dir, 40, seed=8, conll_share=0.0)
+    with _instance(tmp_path / "dagster") as instance:
+        [key] = register_landing(s, instance)
+        build_definitions(s).resolve_job_def("ingest_batch").execute_in_process(instance=instance, partition_key=key)
+        assert annotate(s, instance) == (None, None), "pre-annotations alone are not annotations"
+        studio = _studio(s)
+        done = scripted_annotate(studio, studio.find_project(s.ls_project), second_opinion_every=2, disagree_every=2)
+        assert done["tasks"] == 40 and done["disagreements"] > 0
+        snap, run = annotate(s, instance)
+        final = build_definitions(s).resolve_job_def("dataset_and_model").execute_in_process(instance=instance)
+    batch = run.output_for_node("annotations")
+    assert batch["agreement"]["tasks_multi_annotated"] == done["second_opinions"]
+    assert batch["agreement"]["entity_f1"] < 1.0 and batch["agreement"]["token_kappa"] < 1.0
+    assert batch["conflict_rules"] == {"latest": done["disagreements"]}
+    assert len(batch["annotators"]) == 2
+    checks = {c.check_name: c for c in run.get_asset_check_evaluations()}
+    assert not checks["annotation_agreement"].passed
+    assert checks["annotation_agreement"].severity == dg.AssetCheckSeverity.WARN
+    assert checks["annotations_contract"].passed
+    assert final.success, "low agreement warns; the settled annotations still make a dataset"
+    report = json.loads(Path(batch["report"]).read_text())
+    assert all(c["rule"] == "latest" and len(c["annotation_ids"]) == 2 for c in report["conflicts"])
+
+
+def test_a_sync_survives_the_server_going_down_and_coming_back(workspace_env, tmp_path, label_studio):
+    s = Settings.from_env()
+    write_sample(s.landing_dir, 30, seed=9, conll_share=0.0)
+    res = resource_from_env(s)
+    with _instance(tmp_path / "dagster") as instance:
+        chain = run_chain(s, instance, final=False)
+        [cursor] = chain.snapshots.values()
+        studio = res.studio()
+        project = studio.find_project(s.ls_project)
+        tasks = [t for t in studio.tasks(project) if t["annotations"]][:3]
+        for t in tasks:
+            studio.update_annotation(t["annotations"][0]["id"], to_result([Span(0, 1, "LOC")]), task=t["id"])
+        expected = sum(len(t["annotations"]) for t in studio.tasks(project))
+
+        label_studio.stop()
+        # A sensor tick during the outage fails, saying what failed and why; its cursor stays.
+        quick = res.model_copy(update={"retry_seconds": 2.0})
+        with pytest.raises(Exception, match=r"Label Studio list projects failed at .*unreachable \(ConnectError\)"):
+            annotation_sync(dg.build_sensor_context(cursor=cursor, instance=instance, resources={"label_studio": quick}))
+        # A pull that starts during the outage retries with backoff until the server is back.
+        retries, out = [], []
+        patient = res.model_copy(update={"retry_seconds": 300.0})
+        worker = threading.Thread(target=lambda: out.append(pull(patient, s, cursor, log=retries.append)))
+        worker.start()
+        time.sleep(3)
+        restart = label_studio.start()
+        worker.join(300)
+        assert not worker.is_alive()
+    [snap] = out
+    assert retries and all("unreachable" in r for r in retries)
+    assert snap.changes == {"added": 0, "updated": 3, "removed": 0}
+    loaded = snapshot_store(s).load(snap.snapshot_id)
+    ids = [a["annotation_id"] for t in loaded["tasks"] for a in t["annotations"]]
+    assert len(ids) == len(set(ids)) == expected, "no annotation lost or duplicated"
+    assert pull(res, s, snap.snapshot_id) is None, "and a second pull finds nothing new"
+    print(f"label studio restart {restart:.1f} s, {len(retries)} retries during the outage")
+
+
+def test_errors_name_the_task_and_the_http_status(workspace_env):
+    s = Settings.from_env()
+    studio = _studio(s)
+    with pytest.raises(StudioError, match=r"annotate task 987654 failed at http://127\.0\.0\.1:\d+: HTTP 404"):
+        studio.annotate(987654, [])
