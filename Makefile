@@ -16,7 +16,7 @@ export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test ui mlflow-ui lock clean
+.PHONY: install label-studio label-studio-stop demo test ui mlflow-ui lock clean
 
 install: $(VENV)/.installed
 
@@ -29,15 +29,27 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-demo: install
+# Label Studio in its own venv (.ls-venv, from deploy/label-studio.lock), data under
+# $(LEPTON_HOME)/label-studio, on http://127.0.0.1:$${LS_PORT:-8089}.
+label-studio:
+	scripts/label-studio.sh start
+
+label-studio-stop:
+	scripts/label-studio.sh stop
+
+# The input's labels go to Label Studio as pre-annotations, and a scripted annotator (a
+# stand-in for people) confirms them there, with a second opinion that sometimes disagrees.
+demo: install label-studio
+	eval "$$(scripts/label-studio.sh env)" && \
+	LEPTON_INPUT_LABELS=$${LEPTON_INPUT_LABELS:-predictions} \
 	LEPTON_BASE_ENCODER=$${LEPTON_BASE_ENCODER:-minilm} LEPTON_EPOCHS=$${LEPTON_EPOCHS:-2} \
 	  $(BIN)/lepton demo --docs $${DOCS:-2000}
 
 test: install
 	$(BIN)/pytest
 
-ui: install
-	$(BIN)/dagster dev -w workspace.yaml
+ui: install label-studio
+	eval "$$(scripts/label-studio.sh env)" && $(BIN)/dagster dev -w workspace.yaml
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(LEPTON_HOME)/mlflow/mlflow.db --port 5000
@@ -50,5 +62,5 @@ lock:
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^lepton' > requirements.lock
 	rm -rf .lock-venv
 
-clean:
+clean: label-studio-stop
 	rm -rf $(LEPTON_HOME)

@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with dg.DagsterInstance.get() as instance:
         snap = pull_and_register(Settings.from_env(), instance)
-        print(snap.snapshot_id if snap else "no change")
+        if snap is not None:  # nothing printed: nothing changed since the last snapshot
+            print(snap.snapshot_id)
     return 0
 
 

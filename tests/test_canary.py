@@ -1,6 +1,7 @@
-"""Restricted text must not reach logs, Dagster metadata or storage, MLflow, the lineage
-store, the audit log or the DVC remote in clear. Plant canaries, run the chain, scan every
-byte of those stores. (Label Studio joins this scan when the annotation loop lands.)"""
+"""Restricted text must not reach Label Studio, logs, Dagster metadata or storage, MLflow,
+the lineage store, the audit log or the DVC remote in clear. Plant canaries, run the chain,
+scan every byte of those stores: Label Studio both through its API (every task,
+annotation and prediction) and on disk (its database and logs)."""
 
 import json
 from pathlib import Path
@@ -38,7 +39,7 @@ def _scan(root: Path) -> list[str]:
     return hits
 
 
-def test_restricted_canaries_never_leave_in_clear(workspace_env, tmp_path, capfd, caplog):
+def test_restricted_canaries_never_leave_in_clear(workspace_env, tmp_path, capfd, caplog, label_studio):
     s = Settings.from_env()
     write_sample(s.landing_dir, 120, seed=17)
     (s.landing_dir / "canary.jsonl").write_text("".join(json.dumps(d) + "\n" for d in _canary_docs()))
@@ -62,4 +63,14 @@ def test_restricted_canaries_never_leave_in_clear(workspace_env, tmp_path, capfd
     out, err = capfd.readouterr()
     leaks += [f"stdout/stderr: {n!r}" for n in NEEDLES if n in out + err]
     leaks += [f"python logs: {n!r}" for n in NEEDLES if n in caplog.text]
+    from pipelines.annotation_sync import resource_from_env
+
+    studio = resource_from_env(s).studio()
+    served = json.dumps(studio.tasks(studio.find_project(s.ls_project)), ensure_ascii=False)
+    assert "Acme" in served, "tasks reached Label Studio: the scan below can fail"
+    leaks += [f"label studio API: {n!r}" for n in NEEDLES if n in served]
+    pushed = studio.tasks(studio.find_project(s.ls_project))[0]["data"]["record_id"].encode()
+    assert any(pushed in p.read_bytes() for p in label_studio.home.rglob("*.sqlite3*")), \
+        "the server's database holds the pushed tasks: the file scan can fail"
+    leaks += [f"label studio files: {h}" for h in _scan(label_studio.home)]
     assert leaks == []
