@@ -41,7 +41,7 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
         context.log.info(f"pre-annotating {len(records)} records with {model_version}")
         predictions = predict_with_uncertainty(model, tokenizer, [r.text for r in records])
     tasks = build_tasks(records, batch, label_studio.input_labels, predictions, model_version)
-    pushed = studio.push(project.id, tasks)
+    pushed = studio.push(project.id, tasks, progress=context.log.info)
     # after the push: Label Studio accepts a model version only once predictions carry it
     studio.set_sampling(project.id, model_version)
     context.log.info(f"{pushed['pushed']} tasks pushed, {pushed['already_present']} already in project {project.id}")

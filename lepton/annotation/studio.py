@@ -126,7 +126,8 @@ class Studio:
                     self.client.tasks.list(project=project, fields="all", page_size=1000)]
         return self.call(f"list tasks of project {project}", fetch)
 
-    def push(self, project: int, tasks: list[dict], key: str = "record_id") -> dict:
+    def push(self, project: int, tasks: list[dict], key: str = "record_id",
+             progress: Callable[[str], None] | None = None) -> dict:
         """Imports the tasks whose `data[key]` is not in the project yet. Retried as a whole,
         re-reading what is there each time, so a response lost after the server stored a
         chunk cannot make duplicates."""
@@ -136,6 +137,8 @@ class Studio:
             for i in range(0, len(new), IMPORT_CHUNK):
                 chunk = new[i:i + IMPORT_CHUNK]
                 self.client.projects.import_tasks(project, request=chunk, return_task_ids=False)
+                if progress:
+                    progress(f"pushed {i + len(chunk)}/{len(new)} tasks to project {project}")
             return {"pushed": len(new), "already_present": len(tasks) - len(new)}
         return self.call(f"push {len(tasks)} tasks to project {project}", attempt)
 

@@ -1,0 +1,79 @@
+"""Label Studio: server start time, and sync throughput against the bare SDK listing.
+
+Starts a fresh server (cold start: first migrations) in a temporary folder, restarts it
+(warm start), creates a project with N tasks of one annotation each through the API, then
+times, in the same run, (a) the bare SDK call that lists every task with its annotations
+and (b) Lepton's whole sync (the same listing + fingerprints + a content-hashed snapshot
+written to disk), and a sync with nothing new. Reports annotations/s and the ratio b/a.
+
+    .venv/bin/python bench/bench_label_studio.py --tasks 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from lepton.annotation.convert import to_result  # noqa: E402
+from lepton.annotation.studio import Studio  # noqa: E402
+from lepton.annotation.sync import SnapshotStore, sync  # noqa: E402
+from lepton.corpus.sample import SampleCorpus  # noqa: E402
+from tests.label_studio import Server, _free_port  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", type=int, default=2000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="lepton-bench-ls-"))
+    srv = Server(tmp / "ls", _free_port(), owned=True)
+    try:
+        cold = srv.start()
+        srv.stop()
+        warm = srv.start()
+        studio = Studio(srv.url, srv.token)
+        project = studio.ensure_project("bench").id
+        corpus = SampleCorpus(3)
+        tasks = []
+        for i, (text, spans) in enumerate(corpus.documents(args.tasks)):
+            tasks.append({"data": {"text": text, "record_id": f"r{i}", "record_batch": "b", "source": "s", "line": i},
+                          "annotations": [{"result": to_result(spans), "ground_truth": False}]})
+        t0 = time.perf_counter()
+        studio.push(project, tasks)
+        push_s = time.perf_counter() - t0
+        bare, ours, nochange = [], [], []
+        for r in range(args.repeat):
+            t0 = time.perf_counter()
+            listed = [t.model_dump(mode="json") for t in
+                      studio.client.tasks.list(project=project, fields="all", page_size=1000)]
+            bare.append(time.perf_counter() - t0)
+            store = SnapshotStore(tmp / f"snap{r}")
+            t0 = time.perf_counter()
+            snap = sync(studio, project, store, None)
+            ours.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            assert sync(studio, project, store, snap.snapshot_id) is None
+            nochange.append(time.perf_counter() - t0)
+        n_ann = sum(len(t["annotations"]) for t in listed)
+        assert snap.annotations == n_ann == args.tasks
+        b, o, z = min(bare), min(ours), min(nochange)
+        print(f"label studio cold start {cold:.1f} s, warm restart {warm:.1f} s")
+        print(f"push {args.tasks} tasks with annotations: {push_s:.2f} s ({args.tasks / push_s:.0f} tasks/s)")
+        print(f"bare SDK listing: {b:.2f} s ({n_ann / b:.0f} annotations/s)")
+        print(f"lepton sync (listing + snapshot): {o:.2f} s ({n_ann / o:.0f} annotations/s), ratio {o / b:.2f}x")
+        print(f"lepton sync with nothing new: {z:.2f} s")
+    finally:
+        srv.stop()
+        subprocess.run(["rm", "-rf", str(tmp)])
+
+
+if __name__ == "__main__":
+    main()
