@@ -37,8 +37,10 @@ def _annotations(task: dict) -> list[dict]:
 
 
 def fingerprint(annotations: list[dict]) -> str:
-    """What must change for a task to count as changed: its annotations' ids and update times."""
-    return hashlib.sha256(_canon([(a["annotation_id"], a["updated_at"]) for a in annotations])).hexdigest()[:16]
+    """What must change for a task to count as changed: its annotations' ids and update
+    times. Takes Label Studio's annotation objects (full or from the index)."""
+    items = sorted((a["id"], a.get("updated_at") or a.get("created_at")) for a in annotations)
+    return hashlib.sha256(_canon(items)).hexdigest()[:16]
 
 
 @dataclass
@@ -114,7 +116,7 @@ def entries(tasks: list[dict]) -> list[dict]:
         d = t["data"]
         out.append({"task_id": t["id"], "record_id": d.get("record_id"), "record_batch": d.get("record_batch"),
                     "source": d.get("source"), "line": d.get("line"), "text": d.get("text", ""),
-                    "annotations": anns, "fingerprint": fingerprint(anns)})
+                    "annotations": anns, "fingerprint": fingerprint(t["annotations"])})
     return out
 
 
@@ -125,12 +127,27 @@ def compare(now: list[dict], before: dict[int, str]) -> dict:
             "removed": sum(1 for k in before if k not in fps)}
 
 
+def current(studio, project_id: int, previous: dict[int, dict]) -> list[dict]:
+    """The project's annotated tasks as snapshot entries. The first pull reads every task in
+    full; later pulls read an index of annotation ids and update times, and fetch in full
+    only the tasks whose fingerprint differs from the previous snapshot's."""
+    if not previous:
+        return entries(studio.tasks(project_id))
+    fps = {tid: fingerprint(anns) for tid, anns in studio.task_index(project_id).items() if anns}
+    changed = [tid for tid, fp in fps.items() if previous.get(tid, {}).get("fingerprint") != fp]
+    fresh = {e["task_id"]: e for e in entries(studio.tasks(project_id, ids=changed))} if changed else {}
+    # a changed task missing from `fresh` lost its annotations between the two reads
+    return [fresh[tid] if tid in fresh else previous[tid] for tid in fps
+            if tid in fresh or (tid not in changed and tid in previous)]
+
+
 def sync(studio, project_id: int, store: SnapshotStore, cursor: str | None) -> Snapshot | None:
     """One pull: a new snapshot if any task's annotations changed since `cursor`, else None.
     The caller moves its cursor to the snapshot id only after this returns, i.e. after the
     snapshot is stored."""
-    now = entries(studio.tasks(project_id))
-    changes = compare(now, store.state(cursor))
+    previous = {t["task_id"]: t for t in store.load(cursor)["tasks"]} if cursor else {}
+    now = current(studio, project_id, previous)
+    changes = compare(now, {tid: t["fingerprint"] for tid, t in previous.items()})
     if not any(changes.values()):
         return None
     return store.write(project_id, now, changes, cursor)
