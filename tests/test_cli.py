@@ -130,3 +130,14 @@ def test_dataset_and_key_commands_after_a_run(workspace_env, tmp_path):
     assert (tmp_path / "r4" / "test.jsonl").read_bytes() == (tmp_path / "r1" / "test.jsonl").read_bytes()
     keys = _run(["lepton", "keys", "list"], workspace_env).stdout
     assert "state=retired" in keys and "state=active" in keys
+
+
+def test_the_demo_command_runs_the_loop_with_the_scripted_annotator(workspace_env):
+    """`make demo`'s command, small: sample, push, scripted annotators, pull, dataset, model."""
+    out = _run(["lepton", "demo", "--docs", "100"], {**workspace_env, "LEPTON_INPUT_LABELS": "predictions"})
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "A SCRIPTED ANNOTATOR (a stand-in for people" in out.stdout
+    done = re.search(r"scripted annotators: (\d+) annotations on (\d+) tasks, (\d+) second opinions, "
+                     r"(\d+) disagreements", out.stdout)
+    assert done and int(done.group(2)) > 0 and int(done.group(4)) > 0
+    assert "annotation snapshot" in out.stdout and "Registered model: lepton-ner version 1" in out.stdout

@@ -33,7 +33,7 @@ def run_pipeline(s: Settings, echo=click.echo) -> None:
     scripted annotator work; pull the annotations as a snapshot and run it through its
     gate; then the dataset and the model."""
     env = {**os.environ, "LEPTON_HOME": str(s.home), "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(s.dagster_home))}
-    repo_root = Path(__file__).resolve().parent.parent
+    repo_root = Path(__file__).resolve().parents[2]
     instance_yaml = Path(env["DAGSTER_HOME"]) / "dagster.yaml"
     if not instance_yaml.exists():
         instance_yaml.parent.mkdir(parents=True, exist_ok=True)
