@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import dagster as dg
 
@@ -6,17 +7,19 @@ from assets._context import stage_lineage
 from assets.annotation import annotations
 from assets.partitions import annotation_batches
 from lepton.corpus.ingest import read_records
+from lepton.validation.report_html import write_html
 from resources import GreatExpectationsResource, LineageResource, WorkspaceResource
 
-CODE_VERSION = "validation-1"
+CODE_VERSION = "validation-2"
 SUITE = "annotations"
 
 
 @dg.asset_check(
     asset=annotations, blocking=True, partitions_def=annotation_batches,
-    description="Great Expectations contract expectations/annotations.json: labels in the schema, "
-                "0 <= start < end <= len(text), span text equals text[start:end], unique span ids, "
-                "non-empty. Blocking: nothing downstream runs on a failed batch.",
+    description="Great Expectations contract expectations/annotations.json with the NER expectations of "
+                "expectations/ner_expectations.py: spans inside their text, span text equals text[start:end], no "
+                "overlapping spans, no edge whitespace, labels from the current schema, token alignment rate; "
+                "unique span ids, non-empty. Blocking: nothing downstream runs on a failed batch.",
 )
 def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: dict,
                          gx: GreatExpectationsResource, workspace: WorkspaceResource,
@@ -27,12 +30,16 @@ def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: di
                                                                  evaluated=0)
         return dg.AssetCheckResult(passed=True, description="no annotated record in this snapshot; nothing to validate",
                                    metadata={"evaluated_spans": 0})
-    report = gx.validate(read_records(annotations["path"]), SUITE)
+    alignment = json.loads(Path(annotations["report"]).read_text(encoding="utf-8"))["unaligned_spans"]
+    unaligned = {(u["record_id"], u["start"], u["end"]) for u in alignment}
+    report = gx.validate(read_records(annotations["path"]), SUITE, unaligned)
     report_path = workspace.path("work", "validation", f"{report.suite_key}@{annotations['batch_id']}.json")
     report_path.write_text(json.dumps(report.to_dict(), indent=1))
+    html_path = write_html(report, annotations["batch_id"], report_path.with_suffix(".html"))
     node = stage_lineage(context, lineage, CODE_VERSION).validation(
         annotations["batch_id"], report.suite_key, report.success,
-        evaluated=report.evaluated_rows, failed_expectations=len(report.failed), report=str(report_path))
+        evaluated=report.evaluated_rows, failed_expectations=len(report.failed), report=str(report_path),
+        report_html=str(html_path))
     if not report.success:
         context.log.error(report.summary())
     return dg.AssetCheckResult(
@@ -45,10 +52,11 @@ def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: di
             "expectations": len(report.outcomes),
             "failed_expectations": len(report.failed),
             "failures": dg.MetadataValue.md(
-                "| rule | column | failing rows | examples (file:line span) |\n|---|---|---|---|\n" + "\n".join(
-                    f"| {o.rule} | {o.column} | {o.unexpected_count} | {', '.join(o.failing_rows)} |"
-                    for o in report.failed) if report.failed else "none"),
+                "| rule | column | failing rows | examples (file:line span) | values (masked) |\n|---|---|---|---|---|\n"
+                + "\n".join(f"| {o.rule} | {o.column} | {o.unexpected_count} | {', '.join(o.failing_rows)} | "
+                             f"{', '.join(o.examples)} |" for o in report.failed) if report.failed else "none"),
             "report": dg.MetadataValue.path(str(report_path)),
+            "report_html": dg.MetadataValue.path(str(html_path)),
             "lineage_node": node,
         },
     )

@@ -10,5 +10,5 @@ class GreatExpectationsResource(dg.ConfigurableResource):
 
     expectations_dir: str
 
-    def validate(self, records, suite: str) -> ValidationReport:
-        return validate_records(records, Path(self.expectations_dir) / f"{suite}.json")
+    def validate(self, records, suite: str, unaligned=frozenset()) -> ValidationReport:
+        return validate_records(records, Path(self.expectations_dir) / f"{suite}.json", unaligned)

@@ -163,3 +163,15 @@ def test_snapshots_are_content_hashed_and_count_every_change(tmp_path):
     assert {(x["record_id"], x["start"]) for x in d["removed"]} == {("r1", 0), ("r2", 0)}
     # history kept: the first snapshot still says what it said
     assert store.load(s1.snapshot_id)["tasks"][0]["annotations"][0]["annotation_id"] == 10
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 30), st.integers(1, 12)), max_size=25))
+def test_overlap_rule_matches_its_definition(spans):
+    from lepton.validation.spans import overlapping
+
+    rows = [(r, s, s + w) for r, s, w in spans]
+    got = overlapping([r for r, _, _ in rows], [s for _, s, _ in rows], [e for _, _, e in rows]).tolist()
+    want = [any(j != i and rj == ri and sj < ei and si < ej for j, (rj, sj, ej) in enumerate(rows))
+            for i, (ri, si, ei) in enumerate(rows)]
+    assert got == want

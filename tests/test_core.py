@@ -1,5 +1,7 @@
 """Split, alignment, validation and lineage: the core without an orchestrator."""
 
+import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -76,11 +78,50 @@ def test_validation_names_failing_rows_without_their_text():
     report = validate_records(good + [bad], SUITE)
     assert not report.success
     failed = {o.rule: o for o in report.failed}
-    assert "end <= len(text)" in failed and failed["end <= len(text)"].failing_rows == ["bad.jsonl:7 span 1"]
-    assert "start < end" in failed and failed["start < end"].failing_rows == ["bad.jsonl:7 span 2"]
-    assert any(r.startswith("labels in the schema") for r in failed)
-    assert "span text equals text[start:end]" in failed
+    bounds = failed["0 <= start < end <= len(text)"]
+    assert bounds.failing_rows == ["bad.jsonl:7 span 1", "bad.jsonl:7 span 2"] and bounds.unexpected_count == 2
+    assert failed["labels in the current schema (lepton/annotation/schema.py)"].failing_rows == ["bad.jsonl:7 span 3"]
+    assert "bad.jsonl:7 span 4" in failed["span text equals text[start:end]"].failing_rows
+    assert set(failed["no overlapping spans within one annotation"].failing_rows) >= {
+        "bad.jsonl:7 span 0", "bad.jsonl:7 span 4"}
     assert "Bob" not in report.summary() and "COMPANY" not in report.summary()
+    # the failing values are shown, masked: offsets as they are, text as first letter and length
+    assert "start=13; end=40; text_len=18" in bounds.examples
+    assert failed["labels in the current schema (lepton/annotation/schema.py)"].examples == ["label=C…(7 chars)"]
+    from lepton.validation.report_html import write_html
+
+    page = write_html(report, "batch-x", Path(tempfile.mkdtemp()) / "r.html").read_text()
+    assert "Validation FAILED" in page and "bad.jsonl:7 span 1" in page and "C…(7 chars)" in page
+    assert "Bob" not in page and "COMPANY" not in page
+
+
+def test_custom_ner_rules_edge_whitespace_and_token_alignment():
+    good = _records(5)
+    edgy = Record("e1", "edgy.jsonl", 3, "Meet  Ana today.", (Span(4, 9, "PER", " Ana"),))
+    report = validate_records(good + [edgy], SUITE)
+    failed = {o.rule: o for o in report.failed}
+    assert failed["no leading or trailing whitespace in a span"].failing_rows == ["edgy.jsonl:3 span 0"]
+    # one unaligned span in 14 is under the 99% alignment rate the contract asks for
+    rec = good[0]
+    off = {(rec.record_id, rec.spans[0].start, rec.spans[0].end)}
+    report = validate_records(good, SUITE, unaligned=off)
+    failed = {o.rule: o for o in report.failed}
+    assert list(failed) == ["at least 99% of spans on token boundaries of the tokenizer in use"]
+    assert failed["at least 99% of spans on token boundaries of the tokenizer in use"].unexpected_count == 1
+
+
+def test_a_suite_that_loses_a_custom_expectation_is_refused(tmp_path):
+    import shutil
+
+    from lepton.validation.gx_suite import SuiteError, load_suite
+
+    shutil.copy(SUITE, tmp_path / "annotations.json")  # without ner_expectations.py beside it
+    spec = json.loads(SUITE.read_text())
+    spec["expectations"].append({"type": "expect_lepton_rule_nobody_defined", "kwargs": {"column": "label"}})
+    (tmp_path / "annotations.json").write_text(json.dumps(spec))
+    # GX only logs an unknown type and drops it; the loader's count turns that into an error
+    with pytest.raises(SuiteError, match=r"suite declares 10 expectations but GX loaded [0-9]+"):
+        load_suite(tmp_path / "annotations.json")
 
 
 def test_validation_fails_an_empty_batch():

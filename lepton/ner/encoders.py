@@ -66,5 +66,5 @@ def token_offsets_for(base: str):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(resolved)
-    return (Path(resolved).name,
+    return (base if base == "minilm" else Path(resolved).name,
             lambda text: [tuple(o) for o in tok(text, return_offsets_mapping=True, truncation=False)["offset_mapping"]])

@@ -17,6 +17,16 @@ from lepton.corpus.records import Record
 MAX_ROWS_REPORTED = 5
 
 
+def mask(value) -> str:
+    """A failing value a person can act on without reading personal data: numbers as they
+    are, text as its first character and its length."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "null"
+    if isinstance(value, (bool, int, float)) or not isinstance(value, str):
+        return str(value)
+    return f"{value[:1]}…({len(value)} chars)" if value else "''"
+
+
 class SuiteError(Exception):
     pass
 
@@ -29,6 +39,7 @@ class ExpectationOutcome:
     success: bool
     unexpected_count: int
     failing_rows: list[str] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)  # the failing values, text masked
 
 
 @dataclass
@@ -57,7 +68,9 @@ class ValidationReport:
         }
 
 
-def spans_frame(records: list[Record]):
+def spans_frame(records: list[Record], unaligned: set[tuple[str, int, int]] = frozenset()):
+    """One row per span. `unaligned`: (record id, start, end) of the spans whose edges miss
+    the tokenizer's token boundaries, from the annotation batch's alignment report."""
     import pandas as pd
 
     rows = []
@@ -74,9 +87,29 @@ def spans_frame(records: list[Record]):
                 "text_len": len(rec.text),
                 "span_text": sp.text if sp.text is not None else at_span,
                 "text_at_span": at_span,
+                "aligned": (rec.record_id, sp.start, sp.end) not in unaligned,
             })
-    columns = ["span_id", "record_id", "where", "label", "start", "end", "text_len", "span_text", "text_at_span"]
+    columns = ["span_id", "record_id", "where", "label", "start", "end", "text_len", "span_text", "text_at_span",
+               "aligned"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def load_custom_expectations(folder: Path) -> list[str]:
+    """Imports the custom expectations kept beside the suites (expectations/*.py), which
+    registers them with GX; returns the module names."""
+    import importlib.util
+    import sys
+
+    names = []
+    for py in sorted(Path(folder).glob("*.py")):
+        name = f"lepton_expectations_{py.stem}"
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, py)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        names.append(name)
+    return names
 
 
 def load_suite(path: Path):
@@ -84,6 +117,7 @@ def load_suite(path: Path):
     expectation types it does not know (e.g. a custom one that was not imported)."""
     import great_expectations as gx
 
+    load_custom_expectations(Path(path).parent)
     spec = json.loads(Path(path).read_text())
     suite = gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta"))
     if len(suite.expectations) != len(spec["expectations"]):
@@ -92,25 +126,38 @@ def load_suite(path: Path):
     return suite, spec
 
 
-def validate_records(records: list[Record], suite_path: Path) -> ValidationReport:
+def validate_frame(df, suite_path: Path):
+    """The GX run itself, on a spans frame (what the benchmark times)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     suite, spec = load_suite(suite_path)
-    df = spans_frame(records)
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch_def = (ctx.data_sources.add_pandas("lepton").add_dataframe_asset(spec["name"])
                  .add_batch_definition_whole_dataframe("batch"))
     batch = batch_def.get_batch(batch_parameters={"dataframe": df})
-    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    # SUMMARY names the first failing rows of each rule, which is all a report shows;
+    # COMPLETE lists every failing row and costs 15% more at a million spans.
+    fmt = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_ROWS_REPORTED}
+    return batch.validate(suite, result_format=fmt), spec
+
+
+def validate_records(records: list[Record], suite_path: Path,
+                     unaligned: set[tuple[str, int, int]] = frozenset()) -> ValidationReport:
+    df = spans_frame(records, unaligned)
+    result, spec = validate_frame(df, suite_path)
     outcomes = []
     for r in result.results:
         cfg = r.expectation_config
         kwargs = cfg.kwargs
         column = kwargs.get("column") or ",".join(
-            str(kwargs[k]) for k in ("column_A", "column_B") if k in kwargs) or "(table)"
-        idx = (r.result or {}).get("unexpected_index_list") or []
+            str(kwargs[k]) for k in ("column_A", "column_B") if k in kwargs) or ",".join(
+            kwargs.get("column_list") or []) or "(table)"
+        idx = (r.result or {}).get("partial_unexpected_index_list") or []
+        cols = [c for c in (kwargs.get("column_list") or [kwargs.get("column"), kwargs.get("column_A"),
+                                                           kwargs.get("column_B")]) if c]
+        examples = ["; ".join(f"{c}={mask(df.iloc[int(i)][c])}" for c in cols) for i in idx[:MAX_ROWS_REPORTED]]
         outcomes.append(ExpectationOutcome(
             expectation=cfg.type,
             rule=(cfg.meta or {}).get("rule", cfg.type),
@@ -118,6 +165,7 @@ def validate_records(records: list[Record], suite_path: Path) -> ValidationRepor
             success=bool(r.success),
             unexpected_count=int((r.result or {}).get("unexpected_count") or (0 if r.success else 1)),
             failing_rows=[str(df.iloc[int(i)]["where"]) for i in idx[:MAX_ROWS_REPORTED]],
+            examples=examples,
         ))
     suite_key = f"{spec['name']}-{hashlib.sha256(Path(suite_path).read_bytes()).hexdigest()[:10]}"
     return ValidationReport(suite=spec["name"], suite_key=suite_key, success=bool(result.success),
