@@ -8,6 +8,7 @@ from lepton.annotation.batches import batch_pointers
 from lepton.annotation.schema import schema_version
 from lepton.corpus.ingest import read_records
 from lepton.datasets.version import build_dataset
+from lepton.validation.distribution import profile
 from resources import (
     DvcResource, GovernanceResource, KeyringResource, LineageResource, TrainingResource, WorkspaceResource,
 )
@@ -69,18 +70,22 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
     tracked = store.add_and_push(out_dir)
     version = tracked["md5"].removesuffix(".dir")
     rows = {split: entry["rows"] for split, entry in manifest["splits"].items()}
+    prof = profile(records, {s: e["record_ids"] for s, e in manifest["splits"].items()})
+    previous = [v for v in store.versions(DATASET) if v["version"] != version and "labels_total" in v]
     governance.audit().append("export.dataset_version", f"dataset_version:{version}",
                               actor="dagster:" + context.run.run_id, remote=dvc.remote_url,
                               files_pushed=tracked["pushed"], key_id=manifest["key_id"], rows=rows)
     store.record_version(DATASET, version, key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
                          rows=rows, annotation_batches=manifest["provenance"]["annotation_batches"],
+                         labels_total=prof["labels_total"],
                          dagster_run_id=context.run.run_id)
     stage.dataset(version, [(p["batch_id"], p["validation"]) for p in included], dataset=DATASET,
                   key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
                   **{f"rows_{k}": v for k, v in rows.items()})
     return dg.Output(
         {"version": version, "path": str(out_dir), "dataset": DATASET, "rows": rows,
-         "annotation_batches": manifest["provenance"]["annotation_batches"]},
+         "annotation_batches": manifest["provenance"]["annotation_batches"], "profile": prof,
+         "previous_labels": previous[-1]["labels_total"] if previous else None},
         metadata={
             "dvc_md5": tracked["md5"],
             "dataset_version": version,

@@ -9,6 +9,10 @@ from resources import DvcResource, KeyringResource, LineageResource, MlflowResou
 CODE_VERSION = "training-1"
 
 
+class DatasetNotValidated(Exception):
+    pass
+
+
 @dg.asset(
     group_name="training", kinds={"pytorch", "mlflow"}, owners=["team:ml"],
     code_version=CODE_VERSION,
@@ -18,6 +22,12 @@ CODE_VERSION = "training-1"
 def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring: KeyringResource,
               mlflow: MlflowResource, training: TrainingResource, lineage: LineageResource,
               dvc: DvcResource) -> dg.Output[dict]:
+    # The blocking dataset check stops this asset within a run; this guard covers later
+    # runs and backfills, which could otherwise train on a version whose contract failed.
+    stage = stage_lineage(context, lineage, CODE_VERSION)
+    if stage.passed_validation(dataset_version["version"]) is None:
+        raise DatasetNotValidated(f"dataset version {dataset_version['version']} has no passing dataset_contract "
+                                  "check; see the check's findings, fix the data and rebuild the dataset")
     store = mlflow.store()
     result = train_and_log(
         Path(dataset_version["path"]), dataset_version["version"], keyring.keyring(), store,
@@ -30,7 +40,7 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
     for rel_path, text in dvc_training_outputs(result).items():  # read by `dvc metrics/plots show`
         dvc_store.write_text(rel_path, text)
     test = result["test"]
-    stage_lineage(context, lineage, CODE_VERSION).training(
+    stage.training(
         result["run_id"], dataset_version["version"], base_encoder=training.base_encoder,
         test_f1=round(test["f1"], 4), best_epoch=result["best_epoch"])
     return dg.Output(

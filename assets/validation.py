@@ -5,8 +5,10 @@ import dagster as dg
 
 from assets._context import stage_lineage
 from assets.annotation import annotations
+from assets.dataset import dataset_version
 from assets.partitions import annotation_batches
 from lepton.corpus.ingest import read_records
+from lepton.validation.distribution import contract, drift
 from lepton.validation.report_html import write_html
 from resources import GreatExpectationsResource, LineageResource, WorkspaceResource
 
@@ -61,3 +63,42 @@ def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: di
         },
     )
 
+
+
+DATASET_SUITE = "dataset-contract"
+
+
+@dg.asset_check(
+    asset=dataset_version, blocking=True,
+    description="Distribution contract from expectations/thresholds.yaml: no identical or near-identical "
+                "document in two splits, minimum examples per label, document and span length ranges, "
+                "duplicate-text rate. Blocking: no model is trained on a version that breaks it, in this run "
+                "or a later one.",
+)
+def dataset_contract(context: dg.AssetCheckExecutionContext, dataset_version: dict, gx: GreatExpectationsResource,
+                     lineage: LineageResource) -> dg.AssetCheckResult:
+    findings = contract(dataset_version["profile"], gx.thresholds())
+    failed = [f for f in findings if not f.passed]
+    stage_lineage(context, lineage, CODE_VERSION).dataset_validation(
+        dataset_version["version"], DATASET_SUITE, not failed, findings=[f.to_dict() for f in findings])
+    return dg.AssetCheckResult(
+        passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
+        description=("all distribution rules hold" if not failed else
+                     "; ".join(f"{f.rule}: observed {f.observed}, threshold {f.threshold}" for f in failed)),
+        metadata={"evaluated_documents": dataset_version["profile"]["documents"], "failed_rules": len(failed),
+                  "findings": dg.MetadataValue.json([f.to_dict() for f in findings])},
+    )
+
+
+@dg.asset_check(
+    asset=dataset_version, blocking=False,
+    description="Label-distribution drift against the previous dataset version (Jensen-Shannon distance, "
+                "threshold in expectations/thresholds.yaml). A warning.",
+)
+def label_drift(dataset_version: dict, gx: GreatExpectationsResource) -> dg.AssetCheckResult:
+    f = drift(dataset_version["profile"], dataset_version.get("previous_labels"), gx.thresholds())
+    return dg.AssetCheckResult(passed=f.passed, severity=dg.AssetCheckSeverity.WARN,
+                               description=f"{f.rule}: {f.observed} (threshold {f.threshold})",
+                               metadata={"js_distance": f.observed if isinstance(f.observed, float) else 0.0,
+                                         "threshold": f.threshold,
+                                         "labels": dg.MetadataValue.json(dataset_version["profile"]["labels_total"])})

@@ -11,6 +11,7 @@ row count (0.1% of spans are planted bad, spread over the rules), or the run sto
 from __future__ import annotations
 
 import argparse
+import importlib
 import random
 import subprocess
 import sys
@@ -96,7 +97,7 @@ def main() -> None:
     want = pandas_rules(df)
     pandas_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    import great_expectations  # noqa: F401
+    importlib.import_module("great_expectations")  # timed on its own
     import_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     result, _ = validate_frame(df, SUITE)

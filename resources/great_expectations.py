@@ -2,6 +2,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from lepton.validation.distribution import load_thresholds
 from lepton.validation.gx_suite import ValidationReport, validate_records
 
 
@@ -12,3 +13,7 @@ class GreatExpectationsResource(dg.ConfigurableResource):
 
     def validate(self, records, suite: str, unaligned=frozenset()) -> ValidationReport:
         return validate_records(records, Path(self.expectations_dir) / f"{suite}.json", unaligned)
+
+    def thresholds(self) -> dict:
+        """Distribution thresholds (expectations/thresholds.yaml): a reviewed file, not code."""
+        return load_thresholds(Path(self.expectations_dir) / "thresholds.yaml")

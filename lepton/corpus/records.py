@@ -8,6 +8,7 @@ somewhere else".
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -66,3 +67,16 @@ def record_id(text: str, source: str) -> str:
     digest.update(b"\x00")
     digest.update(normalise_text(text).encode())
     return digest.hexdigest()[:20]
+
+
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_DIGIT = re.compile(r"\d")
+
+
+def near_duplicate_key(text: str) -> str:
+    """Equal for near-identical documents: after NFKC, case folding, every digit as 0, and
+    punctuation and whitespace removed, so the same sentence with another phone number or
+    other spacing is the same document when splitting and when checking for leakage."""
+    t = unicodedata.normalize("NFKC", text).casefold()
+    t = _NOT_WORD.sub("", _DIGIT.sub("0", t))
+    return hashlib.sha256(t.encode()).hexdigest()[:20]

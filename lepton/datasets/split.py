@@ -30,12 +30,22 @@ def _cut(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
 
 def split_records(record_ids: list[str], seed: int = 13,
                   fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                  strata: dict[str, str] | None = None) -> dict[str, list[str]]:
+                  strata: dict[str, str] | None = None,
+                  families: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """`families`: record id -> a key shared by near-identical documents; a family lands
+    in one split whole, so no near-duplicate leaks from train into dev or test."""
     if abs(sum(fractions) - 1.0) > 1e-9:
         raise ValueError(f"split fractions must sum to 1, got {fractions}")
     unique = set(record_ids)
     if len(unique) != len(record_ids):
         raise ValueError("record ids must be unique before splitting")
+    if families:
+        members: dict[str, list[str]] = defaultdict(list)
+        for rid in unique:
+            members[families.get(rid, rid)].append(rid)
+        heads = {min(ids): ids for ids in members.values()}
+        by_head = split_records(list(heads), seed, fractions, strata)
+        return {s: sorted(rid for head in ids for rid in heads[head]) for s, ids in by_head.items()}
     groups: dict[str, list[str]] = defaultdict(list)
     for rid in unique:
         groups[(strata or {}).get(rid, "")].append(rid)

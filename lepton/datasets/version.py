@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from lepton.hashing import sha256_file
-from lepton.corpus.records import Record
+from lepton.corpus.records import Record, near_duplicate_key
 from lepton.crypto.envelope import decrypt_file, encrypt_file
 from lepton.crypto.keyring import Keyring, KeyringError
 from lepton.datasets.merkle import leaf, merkle_root
@@ -96,7 +96,8 @@ def build_dataset(records: list[Record], out_dir: Path, keyring: Keyring, datase
         dup = [rid for rid, n in Counter(r.record_id for r in records).items() if n > 1][:3]
         raise ValueError(f"duplicate record ids in dataset input: {dup}")
     strata = rarest_label_strata({rid: [s.label for s in r.spans] for rid, r in by_id.items()})
-    splits = split_records(list(by_id), seed=seed, strata=strata)
+    families = {rid: near_duplicate_key(r.text) for rid, r in by_id.items()}
+    splits = split_records(list(by_id), seed=seed, strata=strata, families=families)
     key_id, data_key = keyring.data_key_for(dataset)
     lines = {s: [(rid, record_line(by_id[rid])) for rid in splits[s]] for s in SPLITS}
     files = _write_encrypted(lines, out_dir, data_key, key_id, dataset)

@@ -93,6 +93,13 @@ class StageLineage:
         self._edge(node_id("dataset_version", dataset_version), nid, TRAINED_ON)
         return nid
 
+    def dataset_validation(self, version: str, suite: str, success: bool, **attrs) -> str:
+        """A dataset-level check result, named by the dataset version it judged."""
+        nid = self.store.add_node("validation_result", f"{suite}@{version}", name=version, suite=suite,
+                                  success=success, **attrs)
+        self._edge(node_id("dataset_version", version), nid, VALIDATED_BY)
+        return nid
+
     def model_version(self, name: str, version: int, training_run: str, **attrs) -> str:
         nid = self.store.add_node("model_version", f"{name}/{version}", **attrs)
         self._edge(node_id("training_run", training_run), nid, REGISTERED_FROM)
