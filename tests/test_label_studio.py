@@ -71,6 +71,12 @@ def test_pushing_a_batch_twice_creates_no_duplicates_and_restricted_text_stays_h
     tasks = studio.tasks(studio.find_project(s.ls_project))
     ids = [t["data"]["record_id"] for t in tasks]
     assert len(ids) == len(set(ids)) == first["tasks_pushed"]
+    # confidential records arrive redacted: typed placeholders, no e-mail address in clear
+    import re
+
+    texts = [t["data"]["text"] for t in tasks]
+    assert any("[EMAIL]" in t for t in texts) and any("[PHONE]" in t for t in texts)
+    assert not any(re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", t) for t in texts)
 
 
 def _meta(result, asset: str) -> dict:
