@@ -6,7 +6,8 @@ import dagster as dg
 from assets._context import stage_lineage
 from assets.annotation import annotations
 from assets.dataset import dataset_version
-from assets.partitions import annotation_batches
+from assets.ingestion import raw_documents
+from assets.partitions import annotation_batches, batches
 from lepton.corpus.ingest import read_records
 from lepton.validation.distribution import contract, drift
 from lepton.validation.report_html import write_html
@@ -31,17 +32,24 @@ def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: di
         stage_lineage(context, lineage, CODE_VERSION).validation(annotations["batch_id"], f"{SUITE}-empty", True,
                                                                  evaluated=0)
         return dg.AssetCheckResult(passed=True, description="no annotated record in this snapshot; nothing to validate",
-                                   metadata={"evaluated_spans": 0})
+                                   metadata={"evaluated_rows": 0})
     alignment = json.loads(Path(annotations["report"]).read_text(encoding="utf-8"))["unaligned_spans"]
     unaligned = {(u["record_id"], u["start"], u["end"]) for u in alignment}
     report = gx.validate(read_records(annotations["path"]), SUITE, unaligned)
-    report_path = workspace.path("work", "validation", f"{report.suite_key}@{annotations['batch_id']}.json")
+    stage = stage_lineage(context, lineage, CODE_VERSION)
+    return _gx_result(context, report, annotations["batch_id"], workspace,
+                      lambda **attrs: stage.validation(annotations["batch_id"], report.suite_key, report.success,
+                                                       **attrs))
+
+
+def _gx_result(context, report, batch: str, workspace: WorkspaceResource, record) -> dg.AssetCheckResult:
+    """One shape for every GX check: the full result as JSON and HTML beside it, a lineage
+    node pointing at both, failing rows named and their values masked in the metadata."""
+    report_path = workspace.path("work", "validation", f"{report.suite_key}@{batch}.json")
     report_path.write_text(json.dumps(report.to_dict(), indent=1))
-    html_path = write_html(report, annotations["batch_id"], report_path.with_suffix(".html"))
-    node = stage_lineage(context, lineage, CODE_VERSION).validation(
-        annotations["batch_id"], report.suite_key, report.success,
-        evaluated=report.evaluated_rows, failed_expectations=len(report.failed), report=str(report_path),
-        report_html=str(html_path))
+    html_path = write_html(report, batch, report_path.with_suffix(".html"))
+    node = record(evaluated=report.evaluated_rows, failed_expectations=len(report.failed), report=str(report_path),
+                  report_html=str(html_path))
     if not report.success:
         context.log.error(report.summary())
     return dg.AssetCheckResult(
@@ -50,7 +58,7 @@ def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: di
         description=report.summary(),
         metadata={
             "suite": report.suite_key,
-            "evaluated_spans": report.evaluated_rows,
+            "evaluated_rows": report.evaluated_rows,
             "expectations": len(report.outcomes),
             "failed_expectations": len(report.failed),
             "failures": dg.MetadataValue.md(
@@ -63,6 +71,21 @@ def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: di
         },
     )
 
+
+@dg.asset_check(
+    asset=raw_documents, blocking=True, partitions_def=batches,
+    description="Great Expectations contract expectations/raw_documents.json on the batch's accepted records: "
+                "ids present and unique, source and line named, non-empty text. Blocking: cleaning, PII and "
+                "annotation do not run on a batch that breaks it.",
+)
+def raw_documents_contract(context: dg.AssetCheckExecutionContext, raw_documents: dict,
+                           gx: GreatExpectationsResource, workspace: WorkspaceResource,
+                           lineage: LineageResource) -> dg.AssetCheckResult:
+    report = gx.validate(read_records(raw_documents["records_path"]), "raw_documents")
+    stage = stage_lineage(context, lineage, CODE_VERSION)
+    return _gx_result(context, report, raw_documents["batch_id"], workspace,
+                      lambda **attrs: stage.batch_validation(raw_documents["batch_id"], report.suite_key,
+                                                             report.success, **attrs))
 
 
 DATASET_SUITE = "dataset-contract"

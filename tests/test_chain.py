@@ -44,8 +44,10 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     checks = {k: {c.check_name: c for c in r.get_asset_check_evaluations()} for k, r in chain.annotated.items()}
     assert len(checks) == 2
     assert all(c.passed for cs in checks.values() for c in cs.values())
+    raw_checks = [c for r in chain.batches.values() for c in r.get_asset_check_evaluations()]
+    assert [c.check_name for c in raw_checks] == ["raw_documents_contract"] * 2 and all(c.passed for c in raw_checks)
     last = checks[list(chain.batches)[-1]]["annotations_contract"]
-    assert last.metadata["evaluated_spans"].value > DOCS
+    assert last.metadata["evaluated_rows"].value > DOCS  # spans
 
     # what a steward sees in the UI: PII findings and sensitivity counts per batch
     meta = {e.asset_key.path[0]: e.materialization.metadata for r in chain.batches.values()

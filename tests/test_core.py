@@ -147,3 +147,16 @@ def test_lineage_upstream_walks_to_sources_and_is_idempotent(tmp_path):
     assert text.splitlines()[-1].strip().startswith("<-[derived-from]- input_file a.jsonl")
     with pytest.raises(LookupError):
         store.upstream("model_version:nope/1")
+
+
+def test_raw_documents_contract_names_the_records_that_break_it():
+    raw = REPO / "expectations" / "raw_documents.json"
+    good = _records(4)
+    report = validate_records(good, raw)
+    assert report.success and report.evaluated_rows == 4, report.summary()
+    bad = good + [Record(good[0].record_id, "dup.jsonl", 9, "again"), Record("r-empty", "e.jsonl", 0, "")]
+    failed = {o.rule: o for o in validate_records(bad, raw).failed}
+    assert set(failed) == {"one record per id within a batch", "non-empty text",
+                           "every record names its line (1-based)"}
+    assert "dup.jsonl:9" in failed["one record per id within a batch"].failing_rows
+    assert failed["non-empty text"].failing_rows == ["e.jsonl:0"]

@@ -93,6 +93,13 @@ class StageLineage:
         self._edge(node_id("dataset_version", dataset_version), nid, TRAINED_ON)
         return nid
 
+    def batch_validation(self, record_batch: str, suite: str, success: bool, **attrs) -> str:
+        """A contract check of an ingested record batch."""
+        nid = self.store.add_node("validation_result", f"{suite}@{record_batch}", name=record_batch, suite=suite,
+                                  success=success, **attrs)
+        self._edge(node_id("record_batch", record_batch), nid, VALIDATED_BY)
+        return nid
+
     def dataset_validation(self, version: str, suite: str, success: bool, **attrs) -> str:
         """A dataset-level check result, named by the dataset version it judged."""
         nid = self.store.add_node("validation_result", f"{suite}@{version}", name=version, suite=suite,

@@ -56,7 +56,7 @@ class ValidationReport:
 
     def summary(self) -> str:
         if self.success:
-            return f"suite {self.suite}: all {len(self.outcomes)} expectations passed on {self.evaluated_rows} spans"
+            return f"suite {self.suite}: all {len(self.outcomes)} expectations passed on {self.evaluated_rows} rows"
         parts = [f"{o.rule} ({o.unexpected_count} rows, e.g. {', '.join(o.failing_rows) or 'table-level'})"
                  for o in self.failed]
         return f"suite {self.suite}: {len(self.failed)} of {len(self.outcomes)} expectations failed: " + "; ".join(parts)
@@ -92,6 +92,18 @@ def spans_frame(records: list[Record], unaligned: set[tuple[str, int, int]] = fr
     columns = ["span_id", "record_id", "where", "label", "start", "end", "text_len", "span_text", "text_at_span",
                "aligned"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def documents_frame(records: list[Record], unaligned=frozenset()):
+    """One row per document, for the raw-documents contract (no text, only its length)."""
+    import pandas as pd
+
+    rows = [{"record_id": r.record_id, "where": f"{r.source}:{r.line}", "source": r.source, "line": r.line,
+             "text_len": len(r.text), "spans": len(r.spans)} for r in records]
+    return pd.DataFrame(rows, columns=["record_id", "where", "source", "line", "text_len", "spans"])
+
+
+FRAMES = {"spans": spans_frame, "documents": documents_frame}
 
 
 def load_custom_expectations(folder: Path) -> list[str]:
@@ -145,7 +157,9 @@ def validate_frame(df, suite_path: Path):
 
 def validate_records(records: list[Record], suite_path: Path,
                      unaligned: set[tuple[str, int, int]] = frozenset()) -> ValidationReport:
-    df = spans_frame(records, unaligned)
+    """Rows are spans or documents, as the suite's `meta.rows` says."""
+    rows = json.loads(Path(suite_path).read_text()).get("meta", {}).get("rows", "spans")
+    df = FRAMES[rows](records, unaligned)
     result, spec = validate_frame(df, suite_path)
     outcomes = []
     for r in result.results:
