@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import dagster as dg
@@ -8,7 +9,7 @@ from lepton.annotation.batches import batch_pointers
 from lepton.annotation.schema import schema_version
 from lepton.corpus.ingest import read_records
 from lepton.datasets.version import build_dataset
-from lepton.validation.distribution import profile
+from lepton.validation.distribution import profile, split_rows
 from resources import (
     DvcResource, GovernanceResource, KeyringResource, LineageResource, TrainingResource, WorkspaceResource,
 )
@@ -70,7 +71,11 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
     tracked = store.add_and_push(out_dir)
     version = tracked["md5"].removesuffix(".dir")
     rows = {split: entry["rows"] for split, entry in manifest["splits"].items()}
-    prof = profile(records, {s: e["record_ids"] for s, e in manifest["splits"].items()})
+    assignment = {s: e["record_ids"] for s, e in manifest["splits"].items()}
+    prof = profile(records, assignment)
+    rows_path = workspace.path("work", "datasets", version, "split_rows.jsonl")
+    with rows_path.open("w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in split_rows(records, assignment))
     previous = [v for v in store.versions(DATASET) if v["version"] != version and "labels_total" in v]
     governance.audit().append("export.dataset_version", f"dataset_version:{version}",
                               actor="dagster:" + context.run.run_id, remote=dvc.remote_url,
@@ -85,6 +90,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
     return dg.Output(
         {"version": version, "path": str(out_dir), "dataset": DATASET, "rows": rows,
          "annotation_batches": manifest["provenance"]["annotation_batches"], "profile": prof,
+         "split_rows": str(rows_path),
          "previous_labels": previous[-1]["labels_total"] if previous else None},
         metadata={
             "dvc_md5": tracked["md5"],

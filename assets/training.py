@@ -4,7 +4,9 @@ import dagster as dg
 
 from assets._context import stage_lineage
 from lepton.ner.run import dvc_training_outputs, train_and_log
-from resources import DvcResource, KeyringResource, LineageResource, MlflowResource, TrainingResource
+from resources import (
+    DvcResource, GreatExpectationsResource, KeyringResource, LineageResource, MlflowResource, TrainingResource,
+)
 
 CODE_VERSION = "training-1"
 
@@ -21,13 +23,15 @@ class DatasetNotValidated(Exception):
 )
 def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring: KeyringResource,
               mlflow: MlflowResource, training: TrainingResource, lineage: LineageResource,
-              dvc: DvcResource) -> dg.Output[dict]:
+              dvc: DvcResource, gx: GreatExpectationsResource) -> dg.Output[dict]:
     # The blocking dataset check stops this asset within a run; this guard covers later
     # runs and backfills, which could otherwise train on a version whose contract failed.
     stage = stage_lineage(context, lineage, CODE_VERSION)
-    if stage.passed_validation(dataset_version["version"]) is None:
-        raise DatasetNotValidated(f"dataset version {dataset_version['version']} has no passing dataset_contract "
-                                  "check; see the check's findings, fix the data and rebuild the dataset")
+    missing = stage.not_passed(dataset_version["version"], gx.dataset_keys())
+    if missing:
+        raise DatasetNotValidated(f"dataset version {dataset_version['version']} has no passing dataset_contract / "
+                                  f"dataset_splits_contract check ({', '.join(missing)}); see the checks' findings, "
+                                  "fix the data and rebuild the dataset")
     store = mlflow.store()
     result = train_and_log(
         Path(dataset_version["path"]), dataset_version["version"], keyring.keyring(), store,

@@ -88,9 +88,6 @@ def raw_documents_contract(context: dg.AssetCheckExecutionContext, raw_documents
                                                              report.success, **attrs))
 
 
-DATASET_SUITE = "dataset-contract"
-
-
 @dg.asset_check(
     asset=dataset_version, blocking=True,
     description="Distribution contract from expectations/thresholds.yaml: no identical or near-identical "
@@ -103,7 +100,7 @@ def dataset_contract(context: dg.AssetCheckExecutionContext, dataset_version: di
     findings = contract(dataset_version["profile"], gx.thresholds())
     failed = [f for f in findings if not f.passed]
     stage_lineage(context, lineage, CODE_VERSION).dataset_validation(
-        dataset_version["version"], DATASET_SUITE, not failed, findings=[f.to_dict() for f in findings])
+        dataset_version["version"], gx.thresholds_key(), not failed, findings=[f.to_dict() for f in findings])
     return dg.AssetCheckResult(
         passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
         description=("all distribution rules hold" if not failed else
@@ -111,6 +108,23 @@ def dataset_contract(context: dg.AssetCheckExecutionContext, dataset_version: di
         metadata={"evaluated_documents": dataset_version["profile"]["documents"], "failed_rules": len(failed),
                   "findings": dg.MetadataValue.json([f.to_dict() for f in findings])},
     )
+
+
+@dg.asset_check(
+    asset=dataset_version, blocking=True,
+    description="Great Expectations contract expectations/dataset_splits.json on the version's split assignment "
+                "(no text): a record in exactly one split, near-duplicate families never across splits, every "
+                "split populated, non-empty documents. Blocking.",
+)
+def dataset_splits_contract(context: dg.AssetCheckExecutionContext, dataset_version: dict,
+                            gx: GreatExpectationsResource, workspace: WorkspaceResource,
+                            lineage: LineageResource) -> dg.AssetCheckResult:
+    rows = [json.loads(line) for line in Path(dataset_version["split_rows"]).open(encoding="utf-8")]
+    report = gx.validate(rows, "dataset_splits")
+    stage = stage_lineage(context, lineage, CODE_VERSION)
+    return _gx_result(context, report, dataset_version["version"], workspace,
+                      lambda **attrs: stage.dataset_validation(dataset_version["version"], report.suite_key,
+                                                               report.success, **attrs))
 
 
 @dg.asset_check(

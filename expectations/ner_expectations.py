@@ -6,7 +6,8 @@ expectation types it does not know, and the loader counts what it got.
 
 Rules: a span lies inside its text; its text equals text[start:end]; spans of one record
 do not overlap; a span has no leading or trailing whitespace; its label belongs to the
-current label schema; its edges fall on the tokenizer's token boundaries.
+current label schema; its edges fall on the tokenizer's token boundaries; near-identical
+documents of a dataset share one split.
 """
 
 from __future__ import annotations
@@ -115,4 +116,21 @@ class ExpectSpansToAlignToTokens(ColumnMapExpectation):
     """column: `aligned` (from the annotation batch's token-alignment report); `mostly` is
     the minimum alignment rate."""
     map_metric = "column_values.lepton_aligned_to_tokens"
+    success_keys = ("mostly",)
+
+
+class FamilyInOneSplit(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.lepton_family_in_one_split"
+    condition_domain_keys = _MULTI_DOMAIN
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list, **kwargs):
+        family, split = column_list.columns[:2]
+        return column_list.groupby(family)[split].transform("nunique") == 1
+
+
+class ExpectNearDuplicatesInOneSplit(MulticolumnMapExpectation):
+    """column_list: [family, split]: a document and its near-duplicates never straddle splits
+    (the train/test leakage rule)."""
+    map_metric = "multicolumn_values.lepton_family_in_one_split"
     success_keys = ("mostly",)

@@ -17,7 +17,9 @@ from assets.ingestion import raw_documents
 from assets.quarantine import quarantine
 from assets.registry import registered_model
 from assets.training import ner_model
-from assets.validation import annotations_contract, dataset_contract, label_drift, raw_documents_contract
+from assets.validation import (
+    annotations_contract, dataset_contract, dataset_splits_contract, label_drift, raw_documents_contract,
+)
 from lepton.settings import Settings
 from pipelines.annotation_sync import annotation_batch_job, annotation_sync
 from pipelines.batches import dataset_and_model_job, ingest_batch_job, landing_sensor
@@ -31,7 +33,8 @@ from resources import (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS = [raw_documents, quarantine, clean_documents, pii_findings, sensitivity, annotation_tasks, annotations,
           dataset_version, ner_model, registered_model]
-CHECKS = [raw_documents_contract, annotations_contract, annotation_agreement, dataset_contract, label_drift]
+CHECKS = [raw_documents_contract, annotations_contract, annotation_agreement, dataset_contract,
+          dataset_splits_contract, label_drift]
 
 def build_resources(s: Settings) -> dict:
     return {

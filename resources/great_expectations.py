@@ -3,7 +3,7 @@ from pathlib import Path
 import dagster as dg
 
 from lepton.validation.distribution import load_thresholds
-from lepton.validation.gx_suite import ValidationReport, validate_records
+from lepton.validation.gx_suite import ValidationReport, suite_key, validate_records
 
 
 class GreatExpectationsResource(dg.ConfigurableResource):
@@ -17,3 +17,13 @@ class GreatExpectationsResource(dg.ConfigurableResource):
     def thresholds(self) -> dict:
         """Distribution thresholds (expectations/thresholds.yaml): a reviewed file, not code."""
         return load_thresholds(Path(self.expectations_dir) / "thresholds.yaml")
+
+    def suite_key(self, suite: str) -> str:
+        return suite_key(Path(self.expectations_dir) / f"{suite}.json")
+
+    def thresholds_key(self) -> str:
+        return suite_key(Path(self.expectations_dir) / "thresholds.yaml")
+
+    def dataset_keys(self) -> list[str]:
+        """The checks a dataset version must have passed before a model is trained on it."""
+        return [self.thresholds_key(), self.suite_key("dataset_splits")]

@@ -79,7 +79,7 @@ def test_a_dataset_that_breaks_its_contract_trains_nothing_now_or_later(workspac
             instance=instance, asset_selection=[dg.AssetKey("ner_model")], raise_on_error=False)
         assert not later.success
         failure = [e for e in later.all_events if e.event_type_value == "STEP_FAILURE"][0]
-        assert "has no passing dataset_contract check" in failure.event_specific_data.error.to_string()
+        assert "has no passing dataset_contract / dataset_splits_contract check" in failure.event_specific_data.error.to_string()
 
 
 def test_drift_warns_and_does_not_block(workspace_env, tmp_path):
@@ -100,3 +100,20 @@ def test_drift_warns_and_does_not_block(workspace_env, tmp_path):
     checks = {c.check_name: c for c in again.final.get_asset_check_evaluations()}
     assert not checks["label_drift"].passed and checks["label_drift"].severity == dg.AssetCheckSeverity.WARN
     assert checks["label_drift"].metadata["js_distance"].value > THRESHOLDS["max_label_drift_js"]
+
+
+def test_dataset_splits_contract_names_the_leaking_records():
+    from lepton.validation.distribution import split_rows
+    from lepton.validation.gx_suite import validate_records
+
+    recs = {f"r{i}": Record(f"r{i}", "f", i, t, (Span(0, 3, "PER"),)) for i, t in
+            enumerate(["Ann is here.", "ann is here!", "Bob was there.", "Cy left."])}
+    suite = REPO / "expectations" / "dataset_splits.json"
+    ok = validate_records(split_rows(recs, {"train": ["r0", "r1", "r2"], "dev": ["r3"], "test": []}), suite)
+    failed = {o.rule: o for o in ok.failed}
+    assert list(failed) == ["every split has documents"]
+    leak = validate_records(split_rows(recs, {"train": ["r0", "r2"], "dev": ["r3"], "test": ["r1"]}), suite)
+    failed = {o.rule: o for o in leak.failed}
+    assert list(failed) == ["no identical or near-identical document in two splits"]
+    assert sorted(failed["no identical or near-identical document in two splits"].failing_rows) == [
+        "test:r1", "train:r0"]

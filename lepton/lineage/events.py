@@ -80,6 +80,16 @@ class StageLineage:
                 return node.node_id
         return None
 
+    def not_passed(self, name: str, suite_keys: list[str]) -> list[str]:
+        """The suites (by key) that have no passing result for `name`: the guard that keeps
+        a later run from using a version whose gate failed or never ran."""
+        out = []
+        for key in suite_keys:
+            node = self.store.get(node_id("validation_result", f"{key}@{name}"))
+            if node is None or not node.attrs.get("success"):
+                out.append(key)
+        return out
+
     def dataset(self, version: str, batches: list[tuple[str, str]], **attrs) -> str:
         """`batches`: (annotation batch id, id of its passing validation) for each batch used."""
         nid = self.store.add_node("dataset_version", version, **attrs)

@@ -33,6 +33,13 @@ def js_distance(p: dict, q: dict) -> float:
     return float(jensenshannon(a, b, base=2))
 
 
+def split_rows(records: dict[str, Record], splits: dict[str, list[str]]) -> list[dict]:
+    """What the dataset-splits contract checks, one row per record, without text."""
+    return [{"record_id": rid, "split": s, "family": near_duplicate_key(records[rid].text),
+             "text_len": len(records[rid].text), "spans": len(records[rid].spans)}
+            for s, ids in splits.items() for rid in ids]
+
+
 def profile(records: dict[str, Record], splits: dict[str, list[str]]) -> dict:
     keys = {rid: near_duplicate_key(rec.text) for rid, rec in records.items()}
     by_key: dict[str, list[str]] = defaultdict(list)

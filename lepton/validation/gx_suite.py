@@ -94,6 +94,13 @@ def spans_frame(records: list[Record], unaligned: set[tuple[str, int, int]] = fr
     return pd.DataFrame(rows, columns=columns)
 
 
+def suite_key(path: Path) -> str:
+    """Suite name + hash of its file: a changed contract (or threshold file) is a new
+    validation, never mistaken for the old one's result."""
+    path = Path(path)
+    return f"{path.stem}-{hashlib.sha256(path.read_bytes()).hexdigest()[:10]}"
+
+
 def documents_frame(records: list[Record], unaligned=frozenset()):
     """One row per document, for the raw-documents contract (no text, only its length)."""
     import pandas as pd
@@ -103,7 +110,16 @@ def documents_frame(records: list[Record], unaligned=frozenset()):
     return pd.DataFrame(rows, columns=["record_id", "where", "source", "line", "text_len", "spans"])
 
 
-FRAMES = {"spans": spans_frame, "documents": documents_frame}
+def split_rows_frame(rows: list[dict], unaligned=frozenset()):
+    """One row per record of a dataset version: record_id, split, family, text_len, spans."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=["record_id", "split", "family", "text_len", "spans"])
+    df.insert(1, "where", df["split"] + ":" + df["record_id"])
+    return df
+
+
+FRAMES = {"spans": spans_frame, "documents": documents_frame, "split_rows": split_rows_frame}
 
 
 def load_custom_expectations(folder: Path) -> list[str]:
@@ -155,9 +171,9 @@ def validate_frame(df, suite_path: Path):
     return batch.validate(suite, result_format=fmt), spec
 
 
-def validate_records(records: list[Record], suite_path: Path,
+def validate_records(records: list, suite_path: Path,
                      unaligned: set[tuple[str, int, int]] = frozenset()) -> ValidationReport:
-    """Rows are spans or documents, as the suite's `meta.rows` says."""
+    """Rows are spans, documents or split rows, as the suite's `meta.rows` says."""
     rows = json.loads(Path(suite_path).read_text()).get("meta", {}).get("rows", "spans")
     df = FRAMES[rows](records, unaligned)
     result, spec = validate_frame(df, suite_path)
@@ -181,6 +197,5 @@ def validate_records(records: list[Record], suite_path: Path,
             failing_rows=[str(df.iloc[int(i)]["where"]) for i in idx[:MAX_ROWS_REPORTED]],
             examples=examples,
         ))
-    suite_key = f"{spec['name']}-{hashlib.sha256(Path(suite_path).read_bytes()).hexdigest()[:10]}"
-    return ValidationReport(suite=spec["name"], suite_key=suite_key, success=bool(result.success),
+    return ValidationReport(suite=spec["name"], suite_key=suite_key(suite_path), success=bool(result.success),
                             evaluated_rows=len(df), outcomes=outcomes)
