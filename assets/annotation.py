@@ -33,10 +33,11 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
     project = studio.ensure_project(label_studio.project)
     stage = stage_lineage(context, lineage, CODE_VERSION)
     stage.label_schema(project.schema_version, list(ENTITY_LABELS), project.id)
-    champion = mlflow.store().champion()
+    models = mlflow.store()
+    champion = models.champion()
     predictions, model_version = None, None
     if champion is not None and records:
-        model, tokenizer = mlflow.store().load_champion_ner()
+        model, tokenizer = models.load_champion_ner()
         model_version = f"{champion['name']}/v{champion['version']}"
         context.log.info(f"pre-annotating {len(records)} records with {model_version}")
         predictions = predict_with_uncertainty(model, tokenizer, [r.text for r in records])
@@ -75,15 +76,14 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
 )
 def annotations(context: dg.AssetExecutionContext, workspace: WorkspaceResource, lineage: LineageResource,
                 training: TrainingResource) -> dg.Output[dict]:
-    store = SnapshotStore(workspace.folder("work", "annotations", "snapshots"))
+    store = SnapshotStore.in_workspace(workspace.home)
     snapshot = store.load(context.partition_key)
     resolved = resolve_snapshot(snapshot)
     tokenizer_name, offsets = token_offsets_for(training.base_encoder)
-    batch = write_annotation_batch(workspace.folder("work", "annotations"), snapshot, resolved, tokenizer_name,
-                                   offsets)
-    record_batches = sorted({t["record_batch"] for t in snapshot["tasks"] if t["record_batch"]})
+    batch = write_annotation_batch(workspace.folder("work", "annotations"), store.path(context.partition_key),
+                                   snapshot, resolved, tokenizer_name, offsets)
     stage_lineage(context, lineage, CODE_VERSION).annotation(
-        batch["batch_id"], record_batches, project=snapshot["project_id"], schema=snapshot["label_schema_version"],
+        batch["batch_id"], batch["record_batches"], project=snapshot["project_id"], schema=snapshot["label_schema_version"],
         documents=batch["documents"], spans=batch["spans"], **batch["changes"],
         quarantined_tasks=batch["quarantined_tasks"], annotators=batch["annotators"],
         snapshot_sha256=batch["snapshot_sha256"], source="label-studio")

@@ -9,7 +9,7 @@ from lepton.annotation.batches import batch_pointers
 from lepton.annotation.schema import schema_version
 from lepton.corpus.ingest import read_records
 from lepton.datasets.version import build_dataset
-from lepton.validation.distribution import profile, split_rows
+from lepton.validation.distribution import family_keys, profile, split_rows
 from resources import (
     DvcResource, GovernanceResource, KeyringResource, LineageResource, TrainingResource, WorkspaceResource,
 )
@@ -55,7 +55,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
     records = {rec.record_id: rec for rec in read_records(chosen["path"])}
     if not records:
         raise GateNotPassed(f"annotation batch {chosen['batch_id']} holds no annotated record")
-    included = [chosen]
+    keys = family_keys(records)
     store = dvc.store()
     store.install_pipeline_file(dvc.pipeline_file)
     out_dir = store.repo_dir / "datasets" / DATASET
@@ -63,19 +63,18 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
         shutil.rmtree(out_dir)
     manifest = build_dataset(
         list(records.values()), out_dir, keyring.keyring(), DATASET, training.seed,
-        provenance={"annotation_batches": sorted(p["batch_id"] for p in included),
-                    "record_batches": sorted({rb for p in included for rb in p["record_batches"]}),
-                    "label_schema_version": schema_version(),
-                    "annotation_snapshot": included[-1]["batch_id"]},
+        provenance={"annotation_batches": [chosen["batch_id"]], "record_batches": chosen["record_batches"],
+                    "label_schema_version": schema_version()},
+        families=keys,
     )
     tracked = store.add_and_push(out_dir)
     version = tracked["md5"].removesuffix(".dir")
     rows = {split: entry["rows"] for split, entry in manifest["splits"].items()}
     assignment = {s: e["record_ids"] for s, e in manifest["splits"].items()}
-    prof = profile(records, assignment)
+    prof = profile(records, assignment, keys)
     rows_path = workspace.path("work", "datasets", version, "split_rows.jsonl")
     with rows_path.open("w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(r) + "\n" for r in split_rows(records, assignment))
+        fh.writelines(json.dumps(r) + "\n" for r in split_rows(records, assignment, keys))
     previous = [v for v in store.versions(DATASET) if v["version"] != version and "labels_total" in v]
     governance.audit().append("export.dataset_version", f"dataset_version:{version}",
                               actor="dagster:" + context.run.run_id, remote=dvc.remote_url,
@@ -84,7 +83,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
                          rows=rows, annotation_batches=manifest["provenance"]["annotation_batches"],
                          labels_total=prof["labels_total"],
                          dagster_run_id=context.run.run_id)
-    stage.dataset(version, [(p["batch_id"], p["validation"]) for p in included], dataset=DATASET,
+    stage.dataset(version, [(chosen["batch_id"], chosen["validation"])], dataset=DATASET,
                   key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
                   **{f"rows_{k}": v for k, v in rows.items()})
     return dg.Output(
@@ -99,7 +98,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
             "rows_train": rows["train"], "rows_dev": rows["dev"], "rows_test": rows["test"],
             "key_id": manifest["key_id"],
             "merkle_root": manifest["merkle_root"],
-            "batches_included": len(included),
+            "annotation_batch": chosen["batch_id"],
             "batches_left_out": dg.MetadataValue.json(excluded),
             "restore": f"lepton dataset restore {version} <dir>",
             "labels_per_split": dg.MetadataValue.json(manifest["labels"]),

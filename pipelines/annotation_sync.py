@@ -25,21 +25,18 @@ SENSOR_RETRY_SECONDS = 40.0
 
 def resource_from_env(settings: Settings) -> LabelStudioResource:
     """The resource outside a Dagster run (a shell, a test): the same settings, read now."""
-    return LabelStudioResource(url=os.environ["LABEL_STUDIO_URL"], api_key=os.environ["LABEL_STUDIO_API_KEY"],
-                               project=settings.ls_project, input_labels=settings.input_labels,
-                               min_agreement_f1=settings.min_agreement_f1, retry_seconds=settings.ls_retry_seconds)
+    return LabelStudioResource.from_settings(settings, os.environ["LABEL_STUDIO_URL"],
+                                             os.environ["LABEL_STUDIO_API_KEY"])
 
 
 def snapshot_store(settings: Settings) -> SnapshotStore:
-    return SnapshotStore(settings.home / "work" / "annotations" / "snapshots")
+    return SnapshotStore.in_workspace(settings.home)
 
 
 def pull(label_studio: LabelStudioResource, settings: Settings, cursor: str | None,
          retry_seconds: float | None = None, log=None) -> Snapshot | None:
     """One sync against the project; None when nothing changed or the project does not exist yet."""
-    studio = label_studio.studio(on_retry=log)
-    if retry_seconds is not None:
-        studio.retry_seconds = retry_seconds
+    studio = label_studio.studio(on_retry=log, retry_seconds=retry_seconds)
     project = studio.find_project(label_studio.project)
     if project is None:
         return None

@@ -36,6 +36,7 @@ ASSETS = [raw_documents, quarantine, clean_documents, pii_findings, sensitivity,
 CHECKS = [raw_documents_contract, annotations_contract, annotation_agreement, dataset_contract,
           dataset_splits_contract, label_drift]
 
+
 def build_resources(s: Settings) -> dict:
     return {
         "workspace": WorkspaceResource(home=str(s.home), landing_url=s.landing_url),
@@ -49,9 +50,8 @@ def build_resources(s: Settings) -> dict:
                                          audit_log=str(s.home / "audit" / "audit.jsonl")),
         "ingestion": IngestionResource(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,
                                        text_mode=s.text_mode, conll_scheme=s.conll_scheme),
-        "label_studio": LabelStudioResource(
-            url=dg.EnvVar("LABEL_STUDIO_URL"), api_key=dg.EnvVar("LABEL_STUDIO_API_KEY"), project=s.ls_project,
-            input_labels=s.input_labels, min_agreement_f1=s.min_agreement_f1, retry_seconds=s.ls_retry_seconds),
+        "label_studio": LabelStudioResource.from_settings(s, dg.EnvVar("LABEL_STUDIO_URL"),
+                                                          dg.EnvVar("LABEL_STUDIO_API_KEY")),
         "gx": GreatExpectationsResource(expectations_dir=str(REPO_ROOT / "expectations")),
         "training": TrainingResource(base_encoder=s.base_encoder, epochs=s.epochs, batch_size=s.batch_size,
                                      learning_rate=s.learning_rate, seed=s.seed, f1_floor=s.f1_floor),

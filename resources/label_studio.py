@@ -15,5 +15,12 @@ class LabelStudioResource(dg.ConfigurableResource):
     min_agreement_f1: float = 0.8
     retry_seconds: float = 120.0
 
-    def studio(self, on_retry=None) -> Studio:
-        return Studio(self.url, self.api_key, retry_seconds=self.retry_seconds, on_retry=on_retry)
+    @classmethod
+    def from_settings(cls, s, url, api_key) -> "LabelStudioResource":
+        """`url` and `api_key`: dg.EnvVar in the code location, plain values in a shell."""
+        return cls(url=url, api_key=api_key, project=s.ls_project, input_labels=s.input_labels,
+                   min_agreement_f1=s.min_agreement_f1, retry_seconds=s.ls_retry_seconds)
+
+    def studio(self, on_retry=None, retry_seconds: float | None = None) -> Studio:
+        return Studio(self.url, self.api_key, on_retry=on_retry,
+                      retry_seconds=self.retry_seconds if retry_seconds is None else retry_seconds)

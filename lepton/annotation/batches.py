@@ -37,8 +37,8 @@ def token_alignment(records, offsets: Callable[[str], list[tuple[int, int]]]) ->
              "round_trip_errors": round_trip_errors}, unaligned)
 
 
-def write_annotation_batch(folder: Path, snapshot: dict, resolved: ResolvedBatch, tokenizer: str,
-                           offsets: Callable[[str], list[tuple[int, int]]]) -> dict:
+def write_annotation_batch(folder: Path, snapshot_path: Path, snapshot: dict, resolved: ResolvedBatch,
+                           tokenizer: str, offsets: Callable[[str], list[tuple[int, int]]]) -> dict:
     sid = snapshot["snapshot_id"]
     out = Path(folder) / sid
     out.mkdir(parents=True, exist_ok=True)
@@ -56,8 +56,8 @@ def write_annotation_batch(folder: Path, snapshot: dict, resolved: ResolvedBatch
     report_path.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     batch = {
         "batch_id": sid, "sequence": snapshot["sequence"], "path": str(records_path), "report": str(report_path),
-        "snapshot": str(Path(folder) / "snapshots" / f"{sid}.json"),
-        "snapshot_sha256": sha256_file(Path(folder) / "snapshots" / f"{sid}.json"),
+        "snapshot": str(snapshot_path),
+        "snapshot_sha256": sha256_file(snapshot_path),
         "label_schema_version": snapshot["label_schema_version"],
         "tasks": len(snapshot["tasks"]), "documents": len(resolved.records),
         "spans": sum(len(r.spans) for r in resolved.records), "per_label": resolved.per_label(),

@@ -112,12 +112,9 @@ class Studio:
 
     def set_sampling(self, project: int, model_version: str | None) -> None:
         """Uncertainty-first when there are model predictions to rank by, in push order otherwise."""
-        if model_version:
-            self.call(f"set sampling of project {project}", self.client.projects.update, project,
-                      sampling=UNCERTAINTY, model_version=model_version)
-        else:
-            self.call(f"set sampling of project {project}", self.client.projects.update, project,
-                      sampling=SEQUENTIAL)
+        settings = {"sampling": UNCERTAINTY, "model_version": model_version} if model_version else \
+            {"sampling": SEQUENTIAL}
+        self.call(f"set sampling of project {project}", self.client.projects.update, project, **settings)
 
     # --- tasks --------------------------------------------------------------------------
 
@@ -150,7 +147,8 @@ class Studio:
         re-reading what is there each time, so a response lost after the server stored a
         chunk cannot make duplicates."""
         def attempt():
-            present = {t["data"].get(key) for t in self.tasks(project)}
+            present = {t.data.get(key) for t in self.client.tasks.list(
+                project=project, fields="all", include="id,data", page_size=1000)}
             new = [t for t in tasks if t["data"][key] not in present]
             for i in range(0, len(new), IMPORT_CHUNK):
                 chunk = new[i:i + IMPORT_CHUNK]

@@ -60,6 +60,10 @@ class SnapshotStore:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
 
+    @classmethod
+    def in_workspace(cls, home: Path) -> "SnapshotStore":
+        return cls(Path(home) / "work" / "annotations" / "snapshots")
+
     def path(self, snapshot_id: str) -> Path:
         return self.folder / f"{snapshot_id}.json"
 
@@ -76,13 +80,11 @@ class SnapshotStore:
         return {t["task_id"]: t["fingerprint"] for t in self.load(snapshot_id)["tasks"]}
 
     def head(self) -> str | None:
-        """The latest snapshot stored (highest sequence), for pulls made outside the sensor."""
-        best = None
-        for p in self.folder.glob("*.json"):
-            seq = json.loads(p.read_text(encoding="utf-8"))["sequence"]
-            if best is None or seq > best[0]:
-                best = (seq, p.stem)
-        return best[1] if best else None
+        """The latest snapshot stored (highest sequence), for pulls made outside the sensor.
+        Kept in a HEAD file, so finding it does not read every snapshot (each holds the
+        whole annotated state)."""
+        p = self.folder / "HEAD"
+        return p.read_text().strip() if p.exists() else None
 
     def chain(self, snapshot_id: str) -> list[str]:
         """Oldest first, ending at `snapshot_id`."""
@@ -103,6 +105,11 @@ class SnapshotStore:
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps({"snapshot_id": sid, **body}, ensure_ascii=False, indent=1), encoding="utf-8")
             tmp.replace(path)
+        head = self.head()
+        if head is None or self.load(head)["sequence"] <= body["sequence"]:
+            tmp = self.folder / "HEAD.tmp"
+            tmp.write_text(sid)
+            tmp.replace(self.folder / "HEAD")
         return Snapshot(sid, body["sequence"], path, len(tasks), sum(len(t["annotations"]) for t in tasks), changes)
 
 

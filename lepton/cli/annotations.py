@@ -12,7 +12,7 @@ from lepton.settings import Settings
 
 
 def _store() -> SnapshotStore:
-    return SnapshotStore(Settings.from_env().home / "work" / "annotations" / "snapshots")
+    return SnapshotStore.in_workspace(Settings.from_env().home)
 
 
 @click.group()

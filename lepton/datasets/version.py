@@ -86,7 +86,7 @@ def _finish_manifest(manifest: dict, files: dict, data_key: bytes, out_dir: Path
 
 
 def build_dataset(records: list[Record], out_dir: Path, keyring: Keyring, dataset: str,
-                  seed: int, provenance: dict) -> dict:
+                  seed: int, provenance: dict, families: dict[str, str] | None = None) -> dict:
     """Writes `<split>.jsonl.enc` and `manifest.json` into `out_dir` and returns the manifest.
     `provenance` (annotation snapshot ids, schema version, ...) is stored as given."""
     out_dir = Path(out_dir)
@@ -96,7 +96,7 @@ def build_dataset(records: list[Record], out_dir: Path, keyring: Keyring, datase
         dup = [rid for rid, n in Counter(r.record_id for r in records).items() if n > 1][:3]
         raise ValueError(f"duplicate record ids in dataset input: {dup}")
     strata = rarest_label_strata({rid: [s.label for s in r.spans] for rid, r in by_id.items()})
-    families = {rid: near_duplicate_key(r.text) for rid, r in by_id.items()}
+    families = families or {rid: near_duplicate_key(r.text) for rid, r in by_id.items()}
     splits = split_records(list(by_id), seed=seed, strata=strata, families=families)
     key_id, data_key = keyring.data_key_for(dataset)
     lines = {s: [(rid, record_line(by_id[rid])) for rid in splits[s]] for s in SPLITS}

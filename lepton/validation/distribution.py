@@ -33,15 +33,21 @@ def js_distance(p: dict, q: dict) -> float:
     return float(jensenshannon(a, b, base=2))
 
 
-def split_rows(records: dict[str, Record], splits: dict[str, list[str]]) -> list[dict]:
+def family_keys(records: dict[str, Record]) -> dict[str, str]:
+    return {rid: near_duplicate_key(rec.text) for rid, rec in records.items()}
+
+
+def split_rows(records: dict[str, Record], splits: dict[str, list[str]],
+               keys: dict[str, str] | None = None) -> list[dict]:
     """What the dataset-splits contract checks, one row per record, without text."""
-    return [{"record_id": rid, "split": s, "family": near_duplicate_key(records[rid].text),
+    keys = keys or family_keys(records)
+    return [{"record_id": rid, "split": s, "family": keys[rid],
              "text_len": len(records[rid].text), "spans": len(records[rid].spans)}
             for s, ids in splits.items() for rid in ids]
 
 
-def profile(records: dict[str, Record], splits: dict[str, list[str]]) -> dict:
-    keys = {rid: near_duplicate_key(rec.text) for rid, rec in records.items()}
+def profile(records: dict[str, Record], splits: dict[str, list[str]], keys: dict[str, str] | None = None) -> dict:
+    keys = keys or family_keys(records)
     by_key: dict[str, list[str]] = defaultdict(list)
     for rid, k in keys.items():
         by_key[k].append(rid)
