@@ -44,6 +44,16 @@ def _describe(exc: BaseException) -> str:
     return f"unreachable ({type(exc).__name__})"
 
 
+def _detail(body) -> str:
+    """What went wrong, without the values: Label Studio's validation errors can quote the
+    task data they refused, which may hold personal data."""
+    if not isinstance(body, dict):
+        return ""
+    fields = sorted((body.get("validation_errors") or {}).keys()) if isinstance(body.get("validation_errors"), dict) else []
+    detail = str(body.get("detail") or "")[:120]
+    return f": {detail}" + (f" (fields: {', '.join(fields)})" if fields else "") if detail or fields else ""
+
+
 @dataclass
 class Project:
     id: int
@@ -78,9 +88,8 @@ class Studio:
             return retrying(fn, *args, **kwargs)
         except Exception as exc:
             if _transient(exc) or _status(exc) is not None:
-                body = getattr(exc, "body", None)
-                detail = f": {str(body)[:200]}" if body and _status(exc) and _status(exc) < 500 else ""
-                raise StudioError(f"Label Studio {what} failed at {self.url}: {_describe(exc)}{detail}") from None
+                raise StudioError(f"Label Studio {what} failed at {self.url}: {_describe(exc)}"
+                                  f"{_detail(getattr(exc, 'body', None))}") from None
             raise
 
     # --- project ------------------------------------------------------------------------
