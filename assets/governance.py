@@ -6,10 +6,16 @@ from assets.partitions import batches
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.pii import ner_person_detector
 from lepton.governance.stages import apply_policy, clean_batch, detect_batch
-from resources import GovernanceResource, KeyringResource, LineageResource, MlflowResource, WorkspaceResource
+from resources import (
+    GovernanceResource, GreatExpectationsResource, KeyringResource, LineageResource, MlflowResource, WorkspaceResource,
+)
 
 CODE_VERSION = "governance-1"
 RESTRICTED_PURPOSE = "restricted-fields"
+
+
+class BatchNotValidated(Exception):
+    pass
 
 
 def _counts_table(counts: dict, prefix: str) -> dict:
@@ -24,13 +30,19 @@ def _counts_table(counts: dict, prefix: str) -> dict:
 )
 def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, workspace: WorkspaceResource,
                     governance: GovernanceResource, lineage: LineageResource,
-                    keyring: KeyringResource) -> dg.Output[dict]:
+                    keyring: KeyringResource, gx: GreatExpectationsResource) -> dg.Output[dict]:
     batch = raw_documents["batch_id"]
+    stage = stage_lineage(context, lineage, CODE_VERSION)
+    # The blocking contract stops this asset within a run; this guard covers later runs and
+    # backfills of the batch, until it passes (in Dagster or by `lepton validation rerun`).
+    if stage.not_passed(batch, [gx.suite_key("raw_documents")]):
+        raise BatchNotValidated(f"record batch {batch} has no passing raw_documents_contract result; see "
+                                "`lepton validation list`, fix it, then `lepton validation rerun " + batch + "`")
     out = workspace.path("work", "clean", batch, "records.jsonl")
     quarantine = workspace.path("work", "clean", batch, "quarantine.jsonl")
     cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
     report = clean_batch(raw_documents["records_path"], out, quarantine, governance.max_chars, protect=cipher.encrypt)
-    stage_lineage(context, lineage, CODE_VERSION).cleaning(batch, **report.to_dict()["counts"],
+    stage.cleaning(batch, **report.to_dict()["counts"],
                                                            records_out=report.records_out)
     return dg.Output(
         {"batch_id": batch, "records_path": str(out), "quarantine_path": str(quarantine)},

@@ -10,7 +10,7 @@ from assets.ingestion import raw_documents
 from assets.partitions import annotation_batches, batches
 from lepton.corpus.ingest import read_records
 from lepton.validation.distribution import contract, drift
-from lepton.validation.report_html import write_html
+from lepton.validation.parking import Parking, write_reports
 from resources import GreatExpectationsResource, LineageResource, WorkspaceResource
 
 CODE_VERSION = "validation-2"
@@ -39,19 +39,24 @@ def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: di
     stage = stage_lineage(context, lineage, CODE_VERSION)
     return _gx_result(context, report, annotations["batch_id"], workspace,
                       lambda **attrs: stage.validation(annotations["batch_id"], report.suite_key, report.success,
-                                                       **attrs))
+                                                       **attrs),
+                      annotations["path"], annotations["report"])
 
 
-def _gx_result(context, report, batch: str, workspace: WorkspaceResource, record) -> dg.AssetCheckResult:
+def _gx_result(context, report, batch: str, workspace: WorkspaceResource, record, data: str,
+               unaligned_report: str | None = None) -> dg.AssetCheckResult:
     """One shape for every GX check: the full result as JSON and HTML beside it, a lineage
-    node pointing at both, failing rows named and their values masked in the metadata."""
-    report_path = workspace.path("work", "validation", f"{report.suite_key}@{batch}.json")
-    report_path.write_text(json.dumps(report.to_dict(), indent=1))
-    html_path = write_html(report, batch, report_path.with_suffix(".html"))
+    node pointing at both, failing rows named and their values masked in the metadata. A
+    failing batch is parked with its report; a passing one is released if it was parked."""
+    report_path, html_path = write_reports(report, batch, workspace.folder("work", "validation"))
     node = record(evaluated=report.evaluated_rows, failed_expectations=len(report.failed), report=str(report_path),
                   report_html=str(html_path))
-    if not report.success:
-        context.log.error(report.summary())
+    parking = Parking.in_workspace(workspace.home)
+    if report.success:
+        parking.release(batch, released_by_suite=report.suite_key, released_by_run=context.run.run_id)
+    else:
+        parking.park(batch, report.suite, report, Path(data), report_path, html_path, unaligned_report)
+        context.log.error(report.summary() + f"; parked: fix it, then `lepton validation rerun {batch}`")
     return dg.AssetCheckResult(
         passed=report.success,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -68,6 +73,7 @@ def _gx_result(context, report, batch: str, workspace: WorkspaceResource, record
             "report": dg.MetadataValue.path(str(report_path)),
             "report_html": dg.MetadataValue.path(str(html_path)),
             "lineage_node": node,
+            "parked": "no" if report.success else f"yes: lepton validation rerun {batch}",
         },
     )
 
@@ -85,7 +91,8 @@ def raw_documents_contract(context: dg.AssetCheckExecutionContext, raw_documents
     stage = stage_lineage(context, lineage, CODE_VERSION)
     return _gx_result(context, report, raw_documents["batch_id"], workspace,
                       lambda **attrs: stage.batch_validation(raw_documents["batch_id"], report.suite_key,
-                                                             report.success, **attrs))
+                                                             report.success, **attrs),
+                      raw_documents["records_path"])
 
 
 @dg.asset_check(
@@ -124,7 +131,8 @@ def dataset_splits_contract(context: dg.AssetCheckExecutionContext, dataset_vers
     stage = stage_lineage(context, lineage, CODE_VERSION)
     return _gx_result(context, report, dataset_version["version"], workspace,
                       lambda **attrs: stage.dataset_validation(dataset_version["version"], report.suite_key,
-                                                               report.success, **attrs))
+                                                               report.success, **attrs),
+                      dataset_version["split_rows"])
 
 
 @dg.asset_check(

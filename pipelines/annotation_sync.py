@@ -56,7 +56,10 @@ def pull_and_register(settings: Settings, instance: dg.DagsterInstance) -> Snaps
                        "immutable snapshot, an annotation-batch partition and a run. The cursor moves only after "
                        "the snapshot is stored.")
 def annotation_sync(context: dg.SensorEvaluationContext, label_studio: LabelStudioResource):
-    snap = pull(label_studio, Settings.from_env(), context.cursor or None,
+    settings = Settings.from_env()
+    # A new or reset cursor starts from the stored HEAD, not from nothing: otherwise an
+    # unchanged project is written again as a new "first" snapshot and re-run.
+    snap = pull(label_studio, settings, context.cursor or snapshot_store(settings).head(),
                 retry_seconds=min(SENSOR_RETRY_SECONDS, label_studio.retry_seconds), log=context.log.warning)
     if snap is None:
         return dg.SkipReason("no new or changed annotations")

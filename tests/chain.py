@@ -3,7 +3,15 @@ files as batch partitions and run each batch (which pushes its tasks to Label St
 pull the annotations back as a snapshot and run it through its gate, then build the
 dataset and the model."""
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 
@@ -54,3 +62,53 @@ def run_chain(settings: Settings, instance: dg.DagsterInstance, raise_on_error: 
         out.final = defs.resolve_job_def("dataset_and_model").execute_in_process(
             instance=instance, raise_on_error=raise_on_error)
     return out
+
+
+# Two records whose spans break the annotations contract: one runs past its text, one has
+# a label outside the schema.
+BAD_DOCS = [
+    {"text": "Ana works at Acme.", "spans": [{"start": 13, "end": 60, "label": "ORG"}]},
+    {"text": "Bob lives in Oslo.", "spans": [{"start": 0, "end": 3, "label": "PERSON"}]},
+]
+
+
+def write_bad_landing(landing: Path) -> None:
+    (landing / "bad.jsonl").write_text("\n".join(json.dumps(b) for b in BAD_DOCS) + "\n")
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def dagster_daemon(env: dict):
+    """A real `dagster-daemon` (sensors, backfills, run queue) on the workspace's instance;
+    yields a function that lists the instance's runs as (job, status, partition, backfill)."""
+    home = Path(env["DAGSTER_HOME"])
+    bin_dir = Path(sys.executable).parent
+    daemon = subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
+                              cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+
+    def runs():
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            return [(r.job_name, r.status.value, r.tags.get("dagster/partition"), r.tags.get("dagster/backfill"))
+                    for r in instance.get_runs()]
+
+    try:
+        yield runs
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        daemon.wait(timeout=60)
+
+
+def wait_for(runs, pred, what: str, timeout: float = 240, fail_on_failure: bool = True):
+    deadline = time.time() + timeout
+    current = []
+    while time.time() < deadline:
+        current = runs()
+        if pred(current):
+            return current
+        if fail_on_failure and any(r[1] == "FAILURE" for r in current):
+            raise AssertionError(f"a run failed while waiting for {what}: {current}")
+        time.sleep(2)
+    raise AssertionError(f"timed out waiting for {what}: {current}")

@@ -11,7 +11,7 @@ from lepton.lineage.store import LineageStore
 from lepton.settings import Settings
 from lepton.tracking.mlflow_store import MlflowStore
 from pipelines.definitions import build_definitions
-from tests.chain import annotate, run_chain
+from tests.chain import annotate, run_chain, write_bad_landing
 
 DOCS = 160
 
@@ -111,21 +111,13 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     assert mat.materialization.metadata["files_pushed"].value == 0
 
 
-def _bad_landing(landing: Path) -> None:
-    bad = [
-        {"text": "Ana works at Acme.", "spans": [{"start": 13, "end": 60, "label": "ORG"}]},
-        {"text": "Bob lives in Oslo.", "spans": [{"start": 0, "end": 3, "label": "PERSON"}]},
-    ]
-    (landing / "bad.jsonl").write_text("\n".join(json.dumps(b) for b in bad) + "\n")
-
-
 def test_failed_validation_blocks_the_batch_until_it_is_fixed_in_label_studio(workspace_env, tmp_path):
     s = Settings.from_env()
     write_sample(s.landing_dir, 40, seed=4, conll_share=0.0)
     with _instance(tmp_path / "dagster") as instance:
         good = run_chain(s, instance, final=False)
         [good_snapshot] = good.snapshots.values()
-        _bad_landing(s.landing_dir)
+        write_bad_landing(s.landing_dir)
         chain = run_chain(s, instance, raise_on_error=False, final=False)
         [bad_key] = chain.batches
         bad_snapshot = chain.snapshots[bad_key]

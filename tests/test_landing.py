@@ -4,10 +4,8 @@ from the CLI through the Dagster daemon."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -17,6 +15,7 @@ from lepton.corpus.landing import BatchRegistry, ChangedSinceRegistration
 from lepton.settings import Settings
 from pipelines.batches import landing_sensor
 from pipelines.definitions import build_definitions
+from tests.chain import dagster_daemon, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = {"text": "Ana Silva joined Acme in Oslo.", "spans": [
@@ -82,27 +81,8 @@ def test_sensor_runs_and_a_cli_backfill_through_the_daemon(workspace_env, tmp_pa
     (home / "landing" / "b.jsonl").write_text(json.dumps(dict(DOC, text=DOC["text"].replace("Ana", "Eva"))) + "\n")
     (home / "dagster" / "dagster.yaml").write_text((REPO / "deploy" / "dagster.local.yaml").read_text())
     bin_dir = Path(sys.executable).parent
-    daemon = subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
-                              cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
-    try:
-        def runs():
-            with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
-                return [(r.job_name, r.status.value, r.tags.get("dagster/partition"), r.tags.get("dagster/backfill"))
-                        for r in instance.get_runs()]
-
-        def wait_for(pred, what, timeout=240):
-            deadline = time.time() + timeout
-            while time.time() < deadline:
-                current = runs()
-                if pred(current):
-                    return current
-                if any(r[1] == "FAILURE" for r in current):
-                    raise AssertionError(f"a run failed while waiting for {what}: {current}")
-                time.sleep(2)
-            raise AssertionError(f"timed out waiting for {what}: {current}")
-
-        done = wait_for(lambda rs: len([r for r in rs if r[1] == "SUCCESS"]) == 2, "the sensor's two batch runs")
+    with dagster_daemon(env) as runs:
+        done = wait_for(runs, lambda rs: len([r for r in rs if r[1] == "SUCCESS"]) == 2, "the sensor's two batch runs")
         keys = sorted(r[2] for r in done)
         assert all(r[0] == "ingest_batch" for r in done)
 
@@ -110,7 +90,4 @@ def test_sensor_runs_and_a_cli_backfill_through_the_daemon(workspace_env, tmp_pa
                               "-j", "ingest_batch", "--partitions", ",".join(keys), "--noprompt"],
                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr[-2000:]
-        wait_for(lambda rs: len([r for r in rs if r[3] and r[1] == "SUCCESS"]) == 2, "the backfill's runs")
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=60)
+        wait_for(runs, lambda rs: len([r for r in rs if r[3] and r[1] == "SUCCESS"]) == 2, "the backfill's runs")

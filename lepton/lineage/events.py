@@ -4,6 +4,8 @@ derived-from an annotation batch) and always name the exact upstream version."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from lepton.lineage.store import LineageStore, node_id
 
 DERIVED_FROM = "derived-from"
@@ -66,27 +68,37 @@ class StageLineage:
             self._edge(node_id("label_schema", schema), nid, DERIVED_FROM)
         return nid
 
-    def validation(self, annotation_batch: str, suite_key: str, success: bool, **attrs) -> str:
-        nid = self.store.add_node("validation_result", f"{suite_key}@{annotation_batch}",
-                                  name=annotation_batch, suite=suite_key, success=success, **attrs)
-        self._edge(node_id("annotation_batch", annotation_batch), nid, VALIDATED_BY)
+    def _validation(self, parent: str, name: str, suite: str, success: bool, **attrs) -> str:
+        """One node per validation run (keyed by the Dagster run, or the time of a CLI rerun):
+        a batch fixed and re-validated keeps its failed result beside the passing one."""
+        attempt = self.run_id or "rerun-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        nid = self.store.add_node("validation_result", f"{suite}@{name}@{attempt}", name=name, suite=suite,
+                                  success=success, **attrs)
+        self._edge(parent, nid, VALIDATED_BY)
         return nid
 
+    def _latest(self, name: str, suite: str | None = None):
+        results = [n for n in self.store.find("validation_result", name=name)
+                   if suite is None or n.attrs.get("suite") == suite]
+        return results[-1] if results else None
+
+    def validation(self, annotation_batch: str, suite_key: str, success: bool, **attrs) -> str:
+        return self._validation(node_id("annotation_batch", annotation_batch), annotation_batch, suite_key, success,
+                                **attrs)
+
     def passed_validation(self, annotation_batch: str) -> str | None:
-        """The id of a passing validation of exactly this batch, if any: the guard that keeps
-        a later run or a backfill from building on a batch whose gate failed."""
-        for node in self.store.find("validation_result", name=annotation_batch):
-            if node.attrs.get("success"):
-                return node.node_id
-        return None
+        """The id of the latest validation of exactly this batch if it passed: the guard that
+        keeps a later run or a backfill from building on a batch whose gate failed."""
+        latest = self._latest(annotation_batch)
+        return latest.node_id if latest is not None and latest.attrs.get("success") else None
 
     def not_passed(self, name: str, suite_keys: list[str]) -> list[str]:
-        """The suites (by key) that have no passing result for `name`: the guard that keeps
-        a later run from using a version whose gate failed or never ran."""
+        """The suites (by key) whose latest result for `name` is missing or failed: the guard
+        that keeps a later run from using a version or batch whose gate failed or never ran."""
         out = []
         for key in suite_keys:
-            node = self.store.get(node_id("validation_result", f"{key}@{name}"))
-            if node is None or not node.attrs.get("success"):
+            latest = self._latest(name, key)
+            if latest is None or not latest.attrs.get("success"):
                 out.append(key)
         return out
 
@@ -105,17 +117,11 @@ class StageLineage:
 
     def batch_validation(self, record_batch: str, suite: str, success: bool, **attrs) -> str:
         """A contract check of an ingested record batch."""
-        nid = self.store.add_node("validation_result", f"{suite}@{record_batch}", name=record_batch, suite=suite,
-                                  success=success, **attrs)
-        self._edge(node_id("record_batch", record_batch), nid, VALIDATED_BY)
-        return nid
+        return self._validation(node_id("record_batch", record_batch), record_batch, suite, success, **attrs)
 
     def dataset_validation(self, version: str, suite: str, success: bool, **attrs) -> str:
         """A dataset-level check result, named by the dataset version it judged."""
-        nid = self.store.add_node("validation_result", f"{suite}@{version}", name=version, suite=suite,
-                                  success=success, **attrs)
-        self._edge(node_id("dataset_version", version), nid, VALIDATED_BY)
-        return nid
+        return self._validation(node_id("dataset_version", version), version, suite, success, **attrs)
 
     def model_version(self, name: str, version: int, training_run: str, **attrs) -> str:
         nid = self.store.add_node("model_version", f"{name}/{version}", **attrs)
