@@ -37,7 +37,7 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
         Path(dataset_version["path"]), dataset_version["version"], keyring.keyring(), store,
         training.base_encoder, training.config(),
         tags={"dagster.run_id": context.run.run_id, "dagster.asset": "ner_model"},
-        progress=context.log.info,
+        progress=context.log.info, nproc=training.processes, augment=training.augmentation(),
     )
     run = store.client().get_run(result["run_id"])
     dvc_store = dvc.store()
@@ -46,7 +46,7 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
     test = result["test"]
     stage.training(
         result["run_id"], dataset_version["version"], base_encoder=training.base_encoder,
-        test_f1=round(test["f1"], 4), best_epoch=result["best_epoch"])
+        test_f1=round(test["f1"], 4), best_epoch=result["best_epoch"], augmentation=result["augmentation"])
     return dg.Output(
         {"run_id": result["run_id"], "model_uri": result["model_uri"], "test_f1": test["f1"],
          "dataset_version": dataset_version["version"]},
@@ -60,8 +60,16 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
             "test_recall": dg.MetadataValue.float(test["recall"]),
             "dev_f1": dg.MetadataValue.float(result["dev_f1"]),
             "best_epoch": result["best_epoch"],
+            "epochs_run": result["epochs_run"],
+            "stopped_early": result["stopped_early"],
+            "learning_rate": result["learning_rate"],
+            "precision": result["precision"],
+            "processes": result["world_size"],
+            "sentences_per_second": result["sentences_per_second"],
+            "augmentation": dg.MetadataValue.json(result["augmentation"] or {}),
             "per_label_f1": dg.MetadataValue.json({k: round(v["f1-score"], 4) for k, v in test["per_label"].items()}),
             "spans_misaligned": sum(a["misaligned"] for a in result["alignment"].values()),
+            "documents_windowed": sum(a["documents_windowed"] for a in result["alignment"].values()),
             "dataset_version": dataset_version["version"],
             "lineage_node": f"training_run:{result['run_id']}",
         },

@@ -32,7 +32,10 @@ class Settings:
     base_encoder: str
     epochs: int
     batch_size: int
-    learning_rate: float
+    learning_rate: float | None
+    patience: int
+    train_processes: int
+    augment_copies: int
     f1_floor: float
     seed: int
     csv_text_column: str = "text"
@@ -59,9 +62,12 @@ class Settings:
             dvc_remote=_env("LEPTON_DVC_REMOTE", str(home / "dvc" / "remote")),
             key_file=Path(_env("LEPTON_KEY_FILE", str(home / "keys" / "master.key"))),
             base_encoder=_env("LEPTON_BASE_ENCODER", "tiny"),
-            epochs=int(_env("LEPTON_EPOCHS", "3")),
+            epochs=int(_env("LEPTON_EPOCHS", "20")),
+            patience=int(_env("LEPTON_PATIENCE", "3")),
+            train_processes=int(_env("LEPTON_TRAIN_PROCESSES", "1")),
+            augment_copies=int(_env("LEPTON_AUGMENT_COPIES", "0")),
             batch_size=int(_env("LEPTON_BATCH_SIZE", "16")),
-            learning_rate=float(_env("LEPTON_LEARNING_RATE", "1e-4")),
+            learning_rate=float(_env("LEPTON_LEARNING_RATE", "0")) or None,
             f1_floor=float(_env("LEPTON_F1_FLOOR", "0.5")),
             seed=int(_env("LEPTON_SEED", "13")),
             csv_text_column=_env("LEPTON_CSV_TEXT_COLUMN", "text"),

@@ -53,8 +53,10 @@ def build_resources(s: Settings) -> dict:
         "label_studio": LabelStudioResource.from_settings(s, dg.EnvVar("LABEL_STUDIO_URL"),
                                                           dg.EnvVar("LABEL_STUDIO_API_KEY")),
         "gx": GreatExpectationsResource(expectations_dir=str(REPO_ROOT / "expectations")),
-        "training": TrainingResource(base_encoder=s.base_encoder, epochs=s.epochs, batch_size=s.batch_size,
-                                     learning_rate=s.learning_rate, seed=s.seed, f1_floor=s.f1_floor),
+        "training": TrainingResource(base_encoder=s.base_encoder, epochs=s.epochs, patience=s.patience,
+                                     batch_size=s.batch_size, learning_rate=s.learning_rate, seed=s.seed,
+                                     f1_floor=s.f1_floor, processes=s.train_processes,
+                                     augment_copies=s.augment_copies),
     }
 
 

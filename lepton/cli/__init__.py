@@ -1,5 +1,5 @@
 """The `lepton` command: sample data, the demo run, datasets and keys, the quarantine, the
-audit log, annotation snapshots, parked batches and steward queries. It never imports dagster (the core's rule)."""
+trainer, the audit log, annotation snapshots, parked batches and steward queries. It never imports dagster (the core's rule)."""
 
 import click
 
@@ -9,6 +9,7 @@ from lepton.cli.data import dataset, quarantine_cmd, sample
 from lepton.cli.demo import demo
 from lepton.cli.keys import keys
 from lepton.cli.lineage import lineage, report
+from lepton.cli.train import train_cmd
 from lepton.cli.validation import validation
 
 
@@ -17,7 +18,7 @@ def main() -> None:
     """Lepton: a governed NER data-and-model pipeline."""
 
 
-for command in (sample, dataset, quarantine_cmd, keys, audit, annotations, lineage, report, validation, demo):
+for command in (sample, dataset, quarantine_cmd, keys, audit, annotations, lineage, report, validation, train_cmd, demo):
     main.add_command(command)
 
 __all__ = ["main"]

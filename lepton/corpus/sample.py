@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lepton.corpus.conll import write_conll
-from lepton.corpus.records import Span
+from lepton.corpus.records import Record, Span, record_id
 
 FIRST = """Alice Amara Ana Arjun Beatriz Bruno Chen Chloé Daniel Dmitri Elena Emeka Fatima Felix
 Grace Hiroshi Ingrid Isabel Jamal Jonas Kateryna Kwame Laura Liam Maya Mateo Nadia Noah Olga
@@ -161,6 +161,12 @@ class SampleCorpus:
     def documents(self, n: int) -> Iterator[tuple[str, list[Span]]]:
         for i in range(n):
             yield self.document(i)
+
+
+def sample_records(n: int, seed: int = 13, source: str = "sample.jsonl") -> list[Record]:
+    """The corpus as records in memory (tests, benchmarks, `lepton train --sample`)."""
+    return [Record(record_id(text, source), source, i + 1, text, tuple(spans))
+            for i, (text, spans) in enumerate(SampleCorpus(seed).documents(n))]
 
 
 def write_sample(out_dir: Path, n: int, seed: int = 13, conll_share: float = 0.2) -> dict[str, int]:

@@ -110,9 +110,18 @@ class StageLineage:
             self._edge(validation, nid, VALIDATED_BY)
         return nid
 
-    def training(self, run_id: str, dataset_version: str, **attrs) -> str:
+    def training(self, run_id: str, dataset_version: str, augmentation: dict | None = None, **attrs) -> str:
+        """With augmentation, the run is trained on a derived dataset (the version's train
+        split augmented by a recorded configuration), itself derived from the version."""
         nid = self.store.add_node("training_run", run_id, **attrs)
-        self._edge(node_id("dataset_version", dataset_version), nid, TRAINED_ON)
+        source = node_id("dataset_version", dataset_version)
+        if augmentation:
+            derived = self.store.add_node("augmented_dataset", f"{dataset_version}+{augmentation['key']}",
+                                          augmentation_key=augmentation["key"],
+                                          **{k: v for k, v in augmentation.items() if k != "key"})
+            self._edge(source, derived, DERIVED_FROM)
+            source = derived
+        self._edge(source, nid, TRAINED_ON)
         return nid
 
     def batch_validation(self, record_batch: str, suite: str, success: bool, **attrs) -> str:

@@ -1,8 +1,12 @@
-"""Character spans <-> sub-word labels for a fast tokenizer.
+"""Character spans <-> sub-word labels for a fast tokenizer, in sliding windows.
 
 The first sub-token of each word carries the word's tag and the others are ignored
-(-100), so the loss and seqeval both count words, not sub-words. Spans whose edges do
-not fall on word boundaries are reported, never silently shifted.
+(-100), so the loss and seqeval both count words, not sub-words (`label_subtokens="all"`
+gives continuation sub-tokens the word's I- tag instead). A document longer than the
+model's limit is cut into overlapping windows (the tokenizer's own overflow with a
+stride), so no entity is cut off; each word is predicted from the window where it sits
+furthest from an edge. Spans whose edges do not fall on word boundaries are reported,
+never silently shifted.
 """
 
 from __future__ import annotations
@@ -15,56 +19,70 @@ IGNORE = -100
 
 
 @dataclass
-class Encoded:
+class Window:
     input_ids: list[int]
     attention_mask: list[int]
     labels: list[int]
-    word_starts: list[int] = field(default_factory=list)  # token index of each word's first sub-token
+    positions: list[tuple[int, int]]  # (word index in the document, token index of its first sub-token)
+
+
+@dataclass
+class Encoded:
+    windows: list[Window]
     word_spans: list[tuple[int, int]] = field(default_factory=list)  # char offsets of each word
+    word_labels: list[int] = field(default_factory=list)  # gold label id per word
     misaligned: list[Span] = field(default_factory=list)
-    truncated: list[Span] = field(default_factory=list)
 
 
-def encode(tokenizer, text: str, spans: tuple[Span, ...] | list[Span], label2id: dict[str, int],
-           max_length: int) -> Encoded:
-    enc = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=max_length)
-    offsets = enc["offset_mapping"]
-    word_ids = enc.word_ids()
-    word_first: dict[int, int] = {}
+def _inside(tag: str) -> str:
+    return "I-" + tag[2:] if tag.startswith("B-") else tag
+
+
+def encode(tokenizer, text: str, spans, label2id: dict[str, int], max_length: int, stride: int = 32,
+           label_subtokens: str = "first") -> Encoded:
+    enc = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=max_length,
+                    stride=min(stride, max_length // 4), return_overflowing_tokens=True)
+    n_windows = len(enc["input_ids"])
     word_char: dict[int, list[int]] = {}
-    for tok, wid in enumerate(word_ids):
-        if wid is None:
-            continue
-        s, e = offsets[tok]
-        if wid not in word_first:
-            word_first[wid] = tok
-            word_char[wid] = [s, e]
-        else:
-            word_char[wid][1] = e
-    words = sorted(word_first)
-    starts = {word_char[w][0]: w for w in words}
-    ends = {word_char[w][1]: w for w in words}
-    covered_until = word_char[words[-1]][1] if words else 0
-    tags = {w: "O" for w in words}
-    misaligned, truncated = [], []
+    for w in range(n_windows):
+        for tok, wid in enumerate(enc.word_ids(w)):
+            if wid is None:
+                continue
+            s, e = enc["offset_mapping"][w][tok]
+            if wid in word_char:
+                word_char[wid][0], word_char[wid][1] = min(word_char[wid][0], s), max(word_char[wid][1], e)
+            else:
+                word_char[wid] = [s, e]
+    words = sorted(word_char)
+    index = {wid: i for i, wid in enumerate(words)}
+    word_spans = [(word_char[w][0], word_char[w][1]) for w in words]
+    starts = {s: i for i, (s, _) in enumerate(word_spans)}
+    ends = {e: i for i, (_, e) in enumerate(word_spans)}
+    tags = ["O"] * len(words)
+    misaligned = []
     for sp in spans:
-        if sp.end > covered_until:
-            truncated.append(sp)
-            continue
         if sp.start not in starts or sp.end not in ends:
             misaligned.append(sp)
             continue
-        inside = [w for w in words if sp.start <= word_char[w][0] < sp.end]
-        for k, w in enumerate(inside):
-            tags[w] = ("B-" if k == 0 else "I-") + sp.label
-    labels = [IGNORE] * len(word_ids)
-    for w in words:
-        labels[word_first[w]] = label2id[tags[w]]
-    return Encoded(
-        input_ids=list(enc["input_ids"]), attention_mask=list(enc["attention_mask"]), labels=labels,
-        word_starts=[word_first[w] for w in words], word_spans=[tuple(word_char[w]) for w in words],
-        misaligned=misaligned, truncated=truncated,
-    )
+        for k, i in enumerate(range(starts[sp.start], ends[sp.end] + 1)):
+            tags[i] = ("B-" if k == 0 else "I-") + sp.label
+    windows = []
+    for w in range(n_windows):
+        word_ids = enc.word_ids(w)
+        labels, positions, seen = [IGNORE] * len(word_ids), [], set()
+        for tok, wid in enumerate(word_ids):
+            if wid is None:
+                continue
+            i = index[wid]
+            if enc["offset_mapping"][w][tok][0] == word_spans[i][0] and i not in seen:
+                labels[tok] = label2id[tags[i]]
+                positions.append((i, tok))
+                seen.add(i)
+            elif label_subtokens == "all":
+                labels[tok] = label2id[_inside(tags[i])]
+        windows.append(Window(list(enc["input_ids"][w]), list(enc["attention_mask"][w]), labels, positions))
+    return Encoded(windows=windows, word_spans=word_spans, word_labels=[label2id[t] for t in tags],
+                   misaligned=misaligned)
 
 
 def tags_to_char_spans(tags: list[str], word_spans: list[tuple[int, int]], text: str,

@@ -25,12 +25,27 @@ def resolve_base(base: str) -> str:
 
 
 def build_tiny(texts: list[str], labels: list[str], vocab_size: int = 3000):
-    from tokenizers import BertWordPieceTokenizer
+    """A random 2-layer BERT and a WordPiece vocabulary of the corpus's most frequent words
+    plus every character (as a word start and as a continuation), so unknown words split
+    into characters. Built here rather than with the tokenizers WordPiece trainer, whose
+    merges break ties in hash-map order: two processes (or two DDP ranks) got different
+    vocabularies from the same texts."""
+    from collections import Counter
+
+    from tokenizers.normalizers import BertNormalizer
+    from tokenizers.pre_tokenizers import BertPreTokenizer
     from transformers import BertConfig, BertForTokenClassification, BertTokenizerFast
 
-    wordpiece = BertWordPieceTokenizer(lowercase=True)
-    wordpiece.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=1, show_progress=False)
-    tokenizer = BertTokenizerFast(vocab=wordpiece.get_vocab(), do_lower_case=True)
+    norm, pre = BertNormalizer(lowercase=True), BertPreTokenizer()
+    words: Counter = Counter()
+    for text in texts:
+        words.update(w for w, _ in pre.pre_tokenize_str(norm.normalize_str(text)))
+    chars = sorted({c for w in words for c in w})
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    budget = max(vocab_size - len(specials) - 2 * len(chars), 0)
+    frequent = sorted(w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0]))[:budget] if len(w) > 1)
+    tokens = specials + chars + [f"##{c}" for c in chars] + frequent
+    tokenizer = BertTokenizerFast(vocab={t: i for i, t in enumerate(dict.fromkeys(tokens))}, do_lower_case=True)
     config = BertConfig(
         vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=512, num_labels=len(labels),

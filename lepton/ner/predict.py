@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lepton.ner.alignment import encode, tags_to_char_spans
-from lepton.ner.train import predict_tags
+from lepton.ner.train import predict_words
 
 
 def predict_spans(model, tokenizer, texts: list[str], max_length: int = 256) -> list[list[dict]]:
@@ -23,6 +23,7 @@ def predict_with_uncertainty(model, tokenizer, texts: list[str], max_length: int
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     label2id = {v: k for k, v in id2label.items()}
     encoded = [encode(tokenizer, t, [], label2id, max_length) for t in texts]
-    tags, scores, entropies = predict_tags(model, encoded, id2label, with_entropy=True)
+    device = str(next(model.parameters()).device)
+    tags, scores, entropies = predict_words(model, encoded, id2label, device=device)
     return [Prediction(tags_to_char_spans(tg, e.word_spans, t, sc), sum(en) / len(en) if en else 0.0)
             for tg, sc, en, e, t in zip(tags, scores, entropies, encoded, texts)]

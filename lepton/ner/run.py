@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import tempfile
 from pathlib import Path
 
-from lepton.annotation.schema import bio_tags, schema_version
+from lepton.annotation.schema import schema_version
 from lepton.crypto.keyring import Keyring
-from lepton.datasets.version import MANIFEST, load_split
-from lepton.ner.encoders import load_encoder
-from lepton.ner.train import TrainConfig, encode_all, evaluate, train
+from lepton.datasets.version import MANIFEST
+from lepton.ner.job import JobSpec, launch
+from lepton.ner.train import TrainConfig
 from lepton.tracking.mlflow_store import MlflowStore
 
 PIP_REQUIREMENTS = ["torch==2.13.0", "transformers>=5,<6", "mlflow==3.17.2"]
@@ -48,53 +49,95 @@ def dvc_training_outputs(result: dict) -> dict[str, str]:
             "plots/ner_training.csv": "\n".join(rows) + "\n"}
 
 
-def train_and_log(dataset_dir: Path, dataset_version: str, keyring: Keyring, store: MlflowStore,
-                  base_encoder: str, cfg: TrainConfig, tags: dict | None = None,
-                  progress=None) -> dict:
+def confusion_figure(table: dict[str, dict[str, int]]):
+    """Entity-type confusion (same boundaries); "O" is no entity: missed or spurious."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = sorted({g for g in table} | {p for row in table.values() for p in row}, key=lambda k: (k == "O", k))
+    grid = [[table.get(g, {}).get(p, 0) for p in kinds] for g in kinds]
+    fig, ax = plt.subplots(figsize=(1.1 * len(kinds) + 2, 1.0 * len(kinds) + 1.5))
+    ax.imshow(grid, cmap="Blues")
+    ax.set_xticks(range(len(kinds)), kinds)
+    ax.set_yticks(range(len(kinds)), kinds)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    for r, row in enumerate(grid):
+        for c, n in enumerate(row):
+            ax.text(c, r, str(n), ha="center", va="center", fontsize=8)
+    ax.set_title("test entity-type confusion")
+    fig.tight_layout()
+    return fig
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parents[2],
+                              capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def log_training(store: MlflowStore, result: dict, spec: JobSpec, params: dict, tags: dict | None = None,
+                 nested: bool = False, log_model: bool = True) -> dict:
+    """One MLflow run from a job's result: every hyperparameter, the inputs' ids, per-step
+    and per-epoch metrics, the model in Hugging Face format (inside a span-returning pyfunc),
+    the label map, the classification report and the pictures."""
     import mlflow
 
-    labels = bio_tags()
-    train_recs = load_split(dataset_dir, "train", keyring)
-    dev_recs = load_split(dataset_dir, "dev", keyring)
-    test_recs = load_split(dataset_dir, "test", keyring)
+    with store.start_run(tags=tags, nested=nested) as run:
+        mlflow.log_params({**spec.config, **params, "base_encoder": spec.base_encoder,
+                           "tokenizer": result["tokenizer"], "learning_rate_used": result["learning_rate"],
+                           "precision_used": result["precision"], "processes": result["world_size"],
+                           "device": result["device"], "git_commit": git_commit(),
+                           "train_docs": result["train_documents"], "train_windows": result["train_windows"],
+                           "num_parameters": result["num_parameters"],
+                           "augmentation": (result.get("augmentation") or {}).get("key", "none")})
+        for s in result["steps"]:
+            mlflow.log_metrics({k: v for k, v in s.items() if k != "step"}, step=s["step"])
+        for h in result["history"]:
+            mlflow.log_metrics({k: v for k, v in h.items() if k not in ("epoch", "step")}, step=h["epoch"])
+        test = result["test"]
+        mlflow.log_metrics({"test_precision": test["precision"], "test_recall": test["recall"], "test_f1": test["f1"],
+                            "best_epoch": result["best_epoch"], "sentences_per_second": result["sentences_per_second"],
+                            **{f"test_f1_{k}": v["f1-score"] for k, v in test["per_label"].items()}})
+        mlflow.log_dict({"dev": result["dev"], "test": test, "alignment": result["alignment"]}, "evaluation.json")
+        mlflow.log_dict({"labels": result["labels"], "id2label": dict(enumerate(result["labels"]))}, "label_map.json")
+        mlflow.log_text("\n".join(f"{k:>8} P {v['precision']:.4f} R {v['recall']:.4f} F1 {v['f1-score']:.4f} "
+                                  f"n {int(v['support'])}" for k, v in sorted(test["per_label"].items()))
+                        + f"\n   micro P {test['precision']:.4f} R {test['recall']:.4f} F1 {test['f1']:.4f}\n",
+                        "classification_report.txt")
+        mlflow.log_figure(training_curve_figure(result["history"]), "training_curve.png")
+        mlflow.log_figure(confusion_figure(test["confusion"]), "confusion_matrix.png")
+        # a sweep trial logs its figures, not its weights
+        return {**result, "run_id": run.info.run_id,
+                "model_uri": log_span_model(result["model_dir"]) if log_model else None}
+
+
+def log_span_model(model_dir: str) -> str:
+    """The model in Hugging Face format inside the span-returning pyfunc, in the active run."""
+    import mlflow
+
+    from lepton.ner.pyfunc import NerSpanModel
+
+    return mlflow.pyfunc.log_model(name="model", python_model=NerSpanModel(), artifacts={"model_dir": model_dir},
+                                   pip_requirements=PIP_REQUIREMENTS).model_uri
+
+
+def train_and_log(dataset_dir: Path, dataset_version: str, keyring: Keyring, store: MlflowStore,
+                  base_encoder: str, cfg: TrainConfig, tags: dict | None = None,
+                  progress=None, nproc: int = 1, augment: dict | None = None) -> dict:
     manifest = json.loads((Path(dataset_dir) / MANIFEST).read_text())
     with tempfile.TemporaryDirectory(prefix="lepton-model-") as tmp:
-        tokenizer, model = load_encoder(base_encoder, [r.text for r in train_recs], labels)
-        with store.start_run(tags=tags) as run:
-            mlflow.log_params({
-                **cfg.to_params(),
-                "base_encoder": base_encoder,
-                "dataset_version": dataset_version,
-                "label_schema_version": schema_version(),
-                "train_docs": len(train_recs), "dev_docs": len(dev_recs), "test_docs": len(test_recs),
-                "num_parameters": sum(p.numel() for p in model.parameters()),
-            })
-            mlflow.set_tags({"lepton.dataset_version": dataset_version,
-                             "lepton.annotation_batches": ",".join(manifest["provenance"].get("annotation_batches", []))})
-            result = train(model, tokenizer, train_recs, dev_recs, labels, cfg,
-                           on_epoch=lambda epoch, m: mlflow.log_metrics(m, step=epoch), progress=progress)
-            label2id = {l: i for i, l in enumerate(labels)}
-            test_enc, test_align = encode_all(tokenizer, test_recs, label2id, cfg.max_length)
-            test = evaluate(model, test_enc, dict(enumerate(labels)))
-            mlflow.log_metrics({"test_precision": test["precision"], "test_recall": test["recall"],
-                                "test_f1": test["f1"], "best_epoch": result.best_epoch})
-            mlflow.log_dict({"dev": result.dev, "test": test, "alignment": {**result.alignment, "test": test_align}},
-                            "evaluation.json")
-            mlflow.log_figure(training_curve_figure(result.history), "training_curve.png")
-            model_dir = Path(tmp) / "model"
-            model.save_pretrained(model_dir)
-            tokenizer.save_pretrained(model_dir)
-            from lepton.ner.pyfunc import NerSpanModel
-
-            info = mlflow.pyfunc.log_model(name="model", python_model=NerSpanModel(),
-                                           artifacts={"model_dir": str(model_dir)},
-                                           pip_requirements=PIP_REQUIREMENTS)
-            return {
-                "run_id": run.info.run_id,
-                "model_uri": info.model_uri,
-                "test": test,
-                "dev_f1": result.dev.get("f1", 0.0),
-                "best_epoch": result.best_epoch,
-                "history": result.history,
-                "alignment": {**result.alignment, "test": test_align},
-            }
+        spec = JobSpec(base_encoder=base_encoder, config=cfg.to_params(), out_dir=tmp,
+                       dataset_dir=str(dataset_dir), nproc=nproc, augment=augment)
+        result = launch(spec, progress, keyring)
+        tags = {**(tags or {}), "lepton.dataset_version": dataset_version,
+                "lepton.dataset_merkle_root": manifest.get("merkle_root", ""),
+                "lepton.annotation_batches": ",".join(manifest["provenance"].get("annotation_batches", [])),
+                "lepton.lineage_node": f"dataset_version:{dataset_version}"}
+        return log_training(store, result, spec, {"dataset_version": dataset_version,
+                                                  "label_schema_version": schema_version(),
+                                                  "dataset_key_id": manifest.get("key_id", "")}, tags)

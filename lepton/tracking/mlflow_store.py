@@ -65,11 +65,11 @@ class MlflowStore:
         return client.create_experiment(self.experiment, artifact_location=self.artifact_location)
 
     @contextmanager
-    def start_run(self, tags: dict | None = None):
+    def start_run(self, tags: dict | None = None, nested: bool = False):
         import mlflow
 
         self._activate()
-        with mlflow.start_run(experiment_id=self._experiment_id(), tags=tags) as run:
+        with mlflow.start_run(experiment_id=self._experiment_id(), tags=tags, nested=nested) as run:
             yield run
 
     def register(self, model_uri: str, run_id: str, f1: float, f1_floor: float) -> dict:
