@@ -82,11 +82,17 @@ def test_a_dataset_that_breaks_its_contract_trains_nothing_now_or_later(workspac
         assert "has no passing dataset_contract / dataset_splits_contract check" in failure.event_specific_data.error.to_string()
 
 
-def test_drift_warns_and_does_not_block(workspace_env, tmp_path):
+def test_drift_warns_and_does_not_block(workspace_env, tmp_path, monkeypatch):
+    # The first model here is trained by two gloo processes under torchrun, launched by the
+    # asset: each rank decrypts the dataset version with the workspace's keyring itself.
+    monkeypatch.setenv("LEPTON_TRAIN_PROCESSES", "2")
     s = Settings.from_env()
     write_sample(s.landing_dir, 120, seed=31, conll_share=0.0)
     with _instance(tmp_path / "dagster") as instance:
-        run_chain(s, instance)
+        first = run_chain(s, instance)
+        [trained] = [e.materialization.metadata for e in first.final.get_asset_materialization_events()
+                     if e.asset_key.path == ["ner_model"]]
+        assert trained["processes"].value == 2 and trained["test_f1"].value > 0.2
         # the next batch is all people: the label mix moves far from the first version's
         lines = []
         for i in range(400):

@@ -216,7 +216,8 @@ def train(model, tokenizer, train_records: list[Record], dev_records: list[Recor
         {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": cfg.weight_decay},
         {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=lr)
+    # the fused kernel (CPU and CUDA), as transformers' Trainer uses on this torch
+    optimizer = torch.optim.AdamW(groups, lr=lr, fused=True)
     make_schedule = get_cosine_schedule_with_warmup if cfg.scheduler == "cosine" else get_linear_schedule_with_warmup
     scheduler = make_schedule(optimizer, int(total * cfg.warmup_ratio), total)
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
