@@ -1,22 +1,36 @@
 import dagster as dg
 
 from assets._context import stage_lineage
+from assets.lineage import CHECK, lineage_graph
+from lepton.lineage.store import node_id
 from lepton.tracking.mlflow_store import CHAMPION
 from resources import LineageResource, MlflowResource, TrainingResource
 
 CODE_VERSION = "registry-1"
 
 
+class LineageIncomplete(Exception):
+    pass
+
+
 @dg.asset(
     group_name="registry", kinds={"mlflow"}, owners=["team:ml"], code_version=CODE_VERSION,
+    deps=[lineage_graph],
     description="Registers the trained model in the MLflow registry and moves the champion alias to it "
                 "when its test entity F1 clears the floor in settings.",
 )
 def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow: MlflowResource,
                      training: TrainingResource, lineage: LineageResource) -> dg.Output[dict]:
+    stage = stage_lineage(context, lineage, CODE_VERSION)
+    # The blocking lineage_complete check stops this asset within a run; this guard covers
+    # a later run that would register a model whose lineage was found incomplete.
+    run_node = node_id("training_run", ner_model["run_id"])
+    if stage.not_passed(run_node, [CHECK]):
+        raise LineageIncomplete(f"{run_node} has no passing lineage_complete check; see the lineage_graph "
+                                "asset's check for the gaps")
     reg = mlflow.store().register(ner_model["model_uri"], ner_model["run_id"], ner_model["test_f1"],
                                   training.f1_floor)
-    node = stage_lineage(context, lineage, CODE_VERSION).model_version(
+    node = stage.model_version(
         reg["name"], reg["version"], ner_model["run_id"], test_f1=round(ner_model["test_f1"], 4),
         champion=reg["promoted"], dataset_version=ner_model["dataset_version"])
     if not reg["promoted"]:

@@ -14,6 +14,7 @@ from assets.annotation import annotation_agreement, annotation_tasks, annotation
 from assets.dataset import dataset_version
 from assets.governance import clean_documents, pii_findings, sensitivity
 from assets.ingestion import raw_documents
+from assets.lineage import lineage_complete, lineage_graph
 from assets.quarantine import quarantine
 from assets.registry import registered_model
 from assets.training import ner_model
@@ -32,9 +33,9 @@ from resources import (
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS = [raw_documents, quarantine, clean_documents, pii_findings, sensitivity, annotation_tasks, annotations,
-          dataset_version, ner_model, registered_model]
+          dataset_version, ner_model, lineage_graph, registered_model]
 CHECKS = [raw_documents_contract, annotations_contract, annotation_agreement, dataset_contract,
-          dataset_splits_contract, label_drift]
+          dataset_splits_contract, label_drift, lineage_complete]
 
 
 def build_resources(s: Settings) -> dict:

@@ -39,7 +39,7 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     assert len(chain.batches) == 2, "one batch per landing file"
     assert chain.materialized() == {"raw_documents", "quarantine", "clean_documents", "pii_findings",
                                     "sensitivity", "annotation_tasks", "annotations", "dataset_version",
-                                    "ner_model", "registered_model"}
+                                    "ner_model", "lineage_graph", "registered_model"}
     # each push is followed by a sync: two snapshots, the second holding both batches' annotations
     checks = {k: {c.check_name: c for c in r.get_asset_check_evaluations()} for k, r in chain.annotated.items()}
     assert len(checks) == 2
@@ -99,6 +99,22 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
                      "input_file"}
     files = {n.name for _, n, _, _ in walk if n.kind == "input_file"}
     assert files == {"sample-21.jsonl", "sample-21.conll"}
+    # the lineage picture and the completeness check that gates promotion
+    [graph_check] = [c for c in chain.final.get_asset_check_evaluations() if c.check_name == "lineage_complete"]
+    assert graph_check.passed and graph_check.metadata["gaps"].value == 0
+    [graph] = [e.materialization.metadata for e in chain.final.get_asset_materialization_events()
+               if e.asset_key.path == ["lineage_graph"]]
+    assert Path(graph["picture"].value).read_bytes()[:4] == b"\x89PNG"
+    # the record ledger: the model's dataset version resolves to exactly its records
+    from lepton.lineage.ledger import RecordLedger
+    from lepton.lineage.queries import downstream_of_record, upstream_of
+
+    ledger = RecordLedger(store)
+    up = upstream_of(store, ledger, f"model_version:{s.model_name}/1")
+    assert up["dataset_versions"][0]["records_by_split"] == ds["rows"]
+    some = ledger.records(f"dataset_version:{ds['version']}")["test"][0]
+    down = downstream_of_record(store, ledger, some)
+    assert [m["node"] for m in down["model_versions"]] == [f"model_version:{s.model_name}/1"]
 
     # nothing new in the landing zone: no new batch; rebuilding gives the same dataset version, pushes nothing
     with _instance(tmp_path / "dagster") as instance:

@@ -43,6 +43,87 @@ def lineage_show(ref: str, as_json: bool) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def _stores():
+    from lepton.lineage.ledger import RecordLedger
+    from lepton.lineage.store import LineageStore
+
+    store = LineageStore(Settings.from_env().lineage_url)
+    return store, RecordLedger(store)
+
+
+def _emit(data: dict, as_json: bool, lines) -> None:
+    click.echo(json.dumps(data, indent=1, default=str) if as_json else "\n".join(lines(data)))
+
+
+@lineage.command("upstream")
+@click.argument("ref")
+@click.option("--records", "with_records", is_flag=True, help="List the record ids, not only their counts.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def lineage_upstream(ref: str, with_records: bool, as_json: bool) -> None:
+    """What went into a model version (NAME/VERSION, VERSION or a node id), down to its records."""
+    from lepton.lineage.queries import upstream_of
+
+    store, ledger = _stores()
+    try:
+        data = upstream_of(store, ledger, _model_node(store, ref), with_records)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(data, as_json, lambda d: [f"{'  ' * c['depth']}{c['node']}" + (
+        f"  <-[{c['edge']}] run {c['pinned']['run_id']}" if c["pinned"] else "") for c in d["chain"]] + [
+        f"{ds['node']}: " + ", ".join(f"{k} {v}" for k, v in sorted(ds["records_by_split"].items())) + " records"
+        for ds in d["dataset_versions"]])
+
+
+@lineage.command("downstream")
+@click.argument("record_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def lineage_downstream(record_id: str, as_json: bool) -> None:
+    """Every dataset version, training run and model version that holds or used RECORD_ID."""
+    from lepton.lineage.queries import downstream_of_record
+
+    store, ledger = _stores()
+    data = downstream_of_record(store, ledger, record_id)
+    _emit(data, as_json, lambda d: [f"record {d['record']}"] + [
+        f"  in {v['node']} ({v['split']})" for v in d["dataset_versions"]] + [
+        f"  -> {v['node']}" for v in d["derived_datasets"] + d["training_runs"] + d["model_versions"]]
+        if d["dataset_versions"] else [f"record {d['record']} is in no dataset version"])
+
+
+@lineage.command("diff")
+@click.argument("a")
+@click.argument("b")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def lineage_diff(a: str, b: str, as_json: bool) -> None:
+    """Records added, removed and moved between two dataset versions (or two model versions)."""
+    from lepton.lineage.queries import dataset_node, diff
+
+    store, ledger = _stores()
+
+    def ref(x: str) -> str:
+        return _model_node(store, x) if "/" in x or x.startswith("model_version:") else dataset_node(x)
+
+    try:
+        data = diff(store, ledger, ref(a), ref(b))
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(data, as_json, lambda d: [f"{d['a']} -> {d['b']}: {len(d['added'])} added, {len(d['removed'])} removed, "
+                                    f"{len(d['moved_split'])} moved split"] + [
+        f"  {k}: {v['a']} -> {v['b']}" for k, v in d["attributes_changed"].items()])
+
+
+@lineage.command("who")
+@click.argument("subject")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def lineage_who(subject: str, as_json: bool) -> None:
+    """Who touched SUBJECT (a record, batch or version id): the audit log's entries naming it."""
+    from lepton.cli.shared import audit_for
+    from lepton.lineage.queries import who_touched
+
+    found = who_touched(audit_for(Settings.from_env()).entries(), subject)
+    _emit({"subject": subject, "entries": found}, as_json, lambda d: [
+        f"{e['at']}  {e['actor']}  {e['action']}  {e['subject']}" for e in d["entries"]] or [f"nothing names {subject}"])
+
+
 @click.command()
 def report() -> None:
     """Where to look after a run: the champion model, its F1, the UIs and its lineage."""

@@ -102,9 +102,15 @@ class StageLineage:
                 out.append(key)
         return out
 
-    def dataset(self, version: str, batches: list[tuple[str, str]], **attrs) -> str:
-        """`batches`: (annotation batch id, id of its passing validation) for each batch used."""
+    def dataset(self, version: str, batches: list[tuple[str, str]], members: dict[str, list[str]] | None = None,
+                **attrs) -> str:
+        """`batches`: (annotation batch id, id of its passing validation) for each batch used;
+        `members`: split -> record ids, written to the record ledger."""
         nid = self.store.add_node("dataset_version", version, **attrs)
+        if members is not None:
+            from lepton.lineage.ledger import RecordLedger
+
+            RecordLedger(self.store).add(nid, members)
         for annotation_batch, validation in batches:
             self._edge(node_id("annotation_batch", annotation_batch), nid, DERIVED_FROM)
             self._edge(validation, nid, VALIDATED_BY)
@@ -131,6 +137,10 @@ class StageLineage:
     def dataset_validation(self, version: str, suite: str, success: bool, **attrs) -> str:
         """A dataset-level check result, named by the dataset version it judged."""
         return self._validation(node_id("dataset_version", version), version, suite, success, **attrs)
+
+    def completeness(self, training_run: str, suite: str, success: bool, **attrs) -> str:
+        """The graph-completeness check made before promoting the model of a training run."""
+        return self._validation(training_run, training_run, suite, success, **attrs)
 
     def model_version(self, name: str, version: int, training_run: str, **attrs) -> str:
         nid = self.store.add_node("model_version", f"{name}/{version}", **attrs)

@@ -116,6 +116,21 @@ class LineageStore:
             ).all()
         return [(r.src, r.kind) for r in rows]
 
+    def children(self, nid: str) -> list[tuple[str, str]]:
+        """(child node id, edge kind) pairs."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(edges.c.dst, edges.c.kind).where(edges.c.src == nid).order_by(edges.c.dst)
+            ).all()
+        return [(r.dst, r.kind) for r in rows]
+
+    def edge(self, src: str, dst: str) -> dict | None:
+        """The pinned facts of one edge: kind, Dagster run id, code version, time."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(edges).where(edges.c.src == src, edges.c.dst == dst)).first()
+        return None if row is None else {"kind": row.kind, "run_id": row.run_id, "code_version": row.code_version,
+                                         "created_at": row.created_at.isoformat()}
+
     def upstream(self, nid: str) -> list[tuple[int, Node, str | None, str | None]]:
         """Breadth-first walk to the sources: (depth, node, edge kind, child id)."""
         start = self.get(nid)

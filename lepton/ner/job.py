@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
@@ -136,7 +137,11 @@ def launch(spec: JobSpec, progress=None, keyring=None) -> dict:
     if spec.nproc <= 1:
         return run_job(spec, progress, keyring)
     spec_path = spec.save(Path(spec.out_dir) / "job.json")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={spec.nproc}",
+    # One machine by default; on a cluster, LEPTON_TORCHRUN_ARGS carries torchrun's own
+    # rendezvous options (e.g. "--nnodes=2 --rdzv-backend=c10d --rdzv-endpoint=head:29400"),
+    # and the same command runs on every node.
+    rendezvous = shlex.split(os.environ.get("LEPTON_TORCHRUN_ARGS", "")) or ["--standalone"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", *rendezvous, f"--nproc-per-node={spec.nproc}",
            "-m", "lepton.ner.job", str(spec_path)]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)

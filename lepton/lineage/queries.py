@@ -1,0 +1,88 @@
+"""Steward queries over the graph and the record ledger: what went into a model version,
+where a record went, what changed between two versions, and who touched something."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from lepton.lineage.ledger import RecordLedger
+from lepton.lineage.store import LineageStore, node_id
+
+DOWNSTREAM_KINDS = ("augmented_dataset", "training_run", "model_version", "validation_result")
+
+
+def _walk_down(store: LineageStore, start: str) -> list[tuple[str, str, str]]:
+    """(node id, edge kind, parent) reachable from `start`, breadth first."""
+    out, seen, queue = [], {start}, deque([start])
+    while queue:
+        cur = queue.popleft()
+        for child, kind in store.children(cur):
+            if child not in seen:
+                seen.add(child)
+                out.append((child, kind, cur))
+                queue.append(child)
+    return out
+
+
+def downstream_of_record(store: LineageStore, ledger: RecordLedger, record_id: str) -> dict:
+    """Every dataset version holding the record (and its split), and every training run and
+    model version built on those versions."""
+    versions = ledger.containers(record_id)
+    reached: dict[str, dict] = {}
+    for container, _ in versions:
+        for nid, kind, parent in _walk_down(store, container):
+            node = store.get(nid)
+            if node.kind in DOWNSTREAM_KINDS and node.kind != "validation_result":
+                reached.setdefault(nid, {"node": nid, "kind": node.kind, "via": parent, "edge": kind,
+                                         "pinned": store.edge(parent, nid)})
+    return {"record": record_id,
+            "dataset_versions": [{"node": c, "split": s} for c, s in versions],
+            "training_runs": [v for v in reached.values() if v["kind"] == "training_run"],
+            "model_versions": [v for v in reached.values() if v["kind"] == "model_version"],
+            "derived_datasets": [v for v in reached.values() if v["kind"] == "augmented_dataset"]}
+
+
+def upstream_of(store: LineageStore, ledger: RecordLedger, nid: str, with_records: bool = False) -> dict:
+    """The chain below a node (a model version) with each edge's pinned run, and the records
+    of every dataset version in it, counted by split (listed with `with_records`)."""
+    walk = store.upstream(nid)
+    chain = [{"depth": d, "node": n.node_id, "kind": n.kind, "edge": e, "child": c,
+              "pinned": store.edge(n.node_id, c) if c else None} for d, n, e, c in walk]
+    datasets = []
+    for d, n, _, _ in walk:
+        if n.kind == "dataset_version":
+            entry = {"node": n.node_id, "records_by_split": ledger.counts(n.node_id)}
+            if with_records:
+                entry["records"] = ledger.records(n.node_id)
+            datasets.append(entry)
+    return {"node": nid, "chain": chain, "dataset_versions": datasets}
+
+
+def dataset_of_model(store: LineageStore, nid: str) -> str:
+    for _, n, _, _ in store.upstream(nid):
+        if n.kind == "dataset_version":
+            return n.node_id
+    raise LookupError(f"{nid} does not resolve to a dataset version")
+
+
+def diff(store: LineageStore, ledger: RecordLedger, a: str, b: str) -> dict:
+    """Two dataset versions (or two model versions, by their dataset versions): records
+    added, removed, moved between splits, and attributes that changed (label schema, key…)."""
+    da = a if a.startswith("dataset_version:") else dataset_of_model(store, a)
+    db = b if b.startswith("dataset_version:") else dataset_of_model(store, b)
+    na, nb = store.get(da), store.get(db)
+    if na is None or nb is None:
+        raise LookupError(f"no lineage node {da if na is None else db!r}")
+    changed = {k: {"a": na.attrs.get(k), "b": nb.attrs.get(k)} for k in sorted(set(na.attrs) | set(nb.attrs))
+               if na.attrs.get(k) != nb.attrs.get(k)}
+    return {"a": da, "b": db, **ledger.diff(da, db), "attributes_changed": changed}
+
+
+def who_touched(entries: list[dict], subject: str) -> list[dict]:
+    """Audit entries whose subject or details name `subject` (a record id, a batch, a version)."""
+    return [e for e in entries if subject in e.get("subject", "")
+            or any(subject in str(v) for v in (e.get("details") or {}).values())]
+
+
+def dataset_node(version: str) -> str:
+    return version if version.startswith("dataset_version:") else node_id("dataset_version", version)

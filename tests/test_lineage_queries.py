@@ -1,0 +1,114 @@
+"""Steward queries on the graph and the record ledger, on SQLite and on PostgreSQL: what
+went into a model version, where a record went, what changed between two versions, who
+touched something; and the `lepton lineage` commands' JSON."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from lepton.cli import main as cli
+from lepton.lineage.events import StageLineage
+from lepton.lineage.ledger import RecordLedger
+from lepton.lineage.queries import diff, downstream_of_record, upstream_of, who_touched
+from lepton.lineage.store import LineageStore
+from tests.conftest import PG_DSN
+
+
+def _graph(url: str) -> tuple[LineageStore, RecordLedger]:
+    """v1 holds r1..r5, v2 holds r2..r6 (r2 moved to test); a run and a model on each, the
+    second trained on an augmented copy of v2."""
+    store = LineageStore(url)
+    a = StageLineage(store, run_id="run-a", code_version="t")
+    a.dataset("v1", [], members={"train": ["r1", "r2", "r3"], "dev": ["r4"], "test": ["r5"]}, label_schema="s1")
+    a.training("t1", "v1")
+    a.model_version("m", 1, "t1")
+    b = StageLineage(store, run_id="run-b", code_version="t")
+    b.dataset("v2", [], members={"train": ["r3", "r6"], "dev": ["r4"], "test": ["r2", "r5"]}, label_schema="s2")
+    b.training("t2", "v2", augmentation={"key": "k1", "copies": 1})
+    b.model_version("m", 2, "t2")
+    return store, RecordLedger(store)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def graph(request, tmp_path, pg_database):
+    url = (f"sqlite:///{tmp_path / 'lineage.db'}" if request.param == "sqlite"
+           else f"{PG_DSN}/{pg_database('lineage')}")
+    return (url, *_graph(url))
+
+
+def test_downstream_of_a_record_reaches_exactly_the_versions_that_hold_it(graph):
+    _, store, ledger = graph
+    r1 = downstream_of_record(store, ledger, "r1")
+    assert [v["node"] for v in r1["dataset_versions"]] == ["dataset_version:v1"]
+    assert [m["node"] for m in r1["model_versions"]] == ["model_version:m/1"]
+    r2 = downstream_of_record(store, ledger, "r2")
+    assert [(v["node"], v["split"]) for v in r2["dataset_versions"]] == [
+        ("dataset_version:v1", "train"), ("dataset_version:v2", "test")]
+    assert {m["node"] for m in r2["model_versions"]} == {"model_version:m/1", "model_version:m/2"}
+    r6 = downstream_of_record(store, ledger, "r6")
+    assert [d["node"] for d in r6["derived_datasets"]] == ["augmented_dataset:v2+k1"]
+    assert r6["training_runs"][0]["pinned"]["run_id"] == "run-b"
+    assert downstream_of_record(store, ledger, "nobody")["dataset_versions"] == []
+
+
+def test_upstream_of_a_model_version_pins_its_dataset_and_counts_records(graph):
+    _, store, ledger = graph
+    up = upstream_of(store, ledger, "model_version:m/1", with_records=True)
+    [ds] = up["dataset_versions"]
+    assert ds["node"] == "dataset_version:v1" and ds["records_by_split"] == {"train": 3, "dev": 1, "test": 1}
+    assert ds["records"]["train"] == ["r1", "r2", "r3"]
+    trained_on = [c for c in up["chain"] if c["node"] == "dataset_version:v1"][0]
+    assert trained_on["pinned"]["run_id"] == "run-a" and trained_on["edge"] == "trained-on"
+
+
+def test_diff_of_two_versions_and_of_two_models(graph):
+    _, store, ledger = graph
+    d = diff(store, ledger, "dataset_version:v1", "dataset_version:v2")
+    assert d["added"] == ["r6"] and d["removed"] == ["r1"] and d["moved_split"] == ["r2"]
+    assert d["attributes_changed"]["label_schema"] == {"a": "s1", "b": "s2"}
+    assert diff(store, ledger, "model_version:m/1", "model_version:m/2")["added"] == ["r6"]
+
+
+def test_ledger_writes_a_version_once():
+    store = LineageStore("sqlite://")
+    ledger = RecordLedger(store)
+    assert ledger.add("dataset_version:x", {"train": ["a", "b"]}) == 2
+    assert ledger.add("dataset_version:x", {"train": ["a", "b"]}) == 0
+
+
+def test_who_touched_reads_the_audit_log():
+    entries = [{"at": "t1", "actor": "cli:ann", "action": "read.quarantine", "subject": "quarantine:b1", "details": {}},
+               {"at": "t2", "actor": "dagster:r", "action": "export.dataset_version", "subject": "dataset_version:v9",
+                "details": {"annotation_batch": "b1"}},
+               {"at": "t3", "actor": "cli:bo", "action": "keys.rotate", "subject": "dataset:ner", "details": {}}]
+    assert [e["at"] for e in who_touched(entries, "b1")] == ["t1", "t2"]
+
+
+def test_lineage_commands_answer_in_json(graph, monkeypatch):
+    url, _, _ = graph
+    monkeypatch.setenv("LEPTON_LINEAGE_URL", url)
+    runner = CliRunner()
+    down = json.loads(runner.invoke(cli, ["lineage", "downstream", "r2", "--json"]).stdout)
+    assert {m["node"] for m in down["model_versions"]} == {"model_version:m/1", "model_version:m/2"}
+    up = json.loads(runner.invoke(cli, ["lineage", "upstream", "m/2", "--json"]).stdout)
+    assert up["dataset_versions"][0]["records_by_split"] == {"train": 2, "dev": 1, "test": 2}
+    d = json.loads(runner.invoke(cli, ["lineage", "diff", "v1", "v2", "--json"]).stdout)
+    assert d["removed"] == ["r1"]
+    missing = runner.invoke(cli, ["lineage", "upstream", "m/9"])
+    assert missing.exit_code != 0 and "no lineage node" in missing.output
+
+
+def test_completeness_names_each_gap(graph):
+    from lepton.lineage.completeness import gaps
+
+    _, store, ledger = graph
+    assert gaps(store, ledger) == []
+    stage = StageLineage(store, run_id="run-c", code_version="t")
+    stage.dataset("v3", [], rows_train=5)                       # no records in the ledger
+    stage.dataset("v4", [], members={"train": ["r1"]}, rows_train=2)  # fewer than it declares
+    store.add_node("training_run", "orphan")                   # trained on nothing known
+    found = {(g.node, g.rule) for g in gaps(store, ledger)}
+    assert found == {("dataset_version:v3", "dataset version resolves to no records in the ledger"),
+                     ("dataset_version:v4", "ledger holds 1 train records, the version declares 2"),
+                     ("training_run:orphan", "training run resolves to no dataset version")}
