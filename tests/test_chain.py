@@ -116,6 +116,18 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     down = downstream_of_record(store, ledger, some)
     assert [m["node"] for m in down["model_versions"]] == [f"model_version:{s.model_name}/1"]
 
+    # `lepton reproduce`: the dataset version fetched from the DVC remote by its id, the
+    # recorded settings and seed; training on CPU is deterministic, so the metrics match exactly
+    from click.testing import CliRunner
+
+    from lepton.cli import main as cli
+
+    rep = CliRunner().invoke(cli, ["reproduce", "1", "--json", "--tolerance", "0"])
+    assert rep.exit_code == 0, rep.output
+    out = json.loads(rep.stdout)
+    assert out["match"] and out["dataset_version"] == ds["version"] and out["git_commit"]["same"]
+    assert out["metrics"]["test_f1"]["reproduced"] == out["metrics"]["test_f1"]["recorded"]
+
     # nothing new in the landing zone: no new batch; rebuilding gives the same dataset version, pushes nothing
     with _instance(tmp_path / "dagster") as instance:
         again = run_chain(s, instance, final=False)

@@ -124,6 +124,32 @@ def lineage_who(subject: str, as_json: bool) -> None:
         f"{e['at']}  {e['actor']}  {e['action']}  {e['subject']}" for e in d["entries"]] or [f"nothing names {subject}"])
 
 
+@click.command("reproduce")
+@click.argument("ref")
+@click.option("--tolerance", type=float, default=0.005, show_default=True, help="Largest F1 difference that matches.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def reproduce_cmd(ref: str, tolerance: float, as_json: bool) -> None:
+    """Re-train model version REF (NAME/VERSION or VERSION) from its recorded commit, settings,
+    seed and dataset version; exit 1 unless test and dev F1 come back within the tolerance."""
+    from lepton.cli.shared import dvc_for, keyring_for
+    from lepton.ner.reproduce import reproduce
+    from lepton.tracking.mlflow_store import MlflowStore
+
+    s = Settings.from_env()
+    name, _, version = (ref if "/" in ref else f"{s.model_name}/{ref}").rpartition("/")
+    store = MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
+    out = reproduce(store, dvc_for(s), keyring_for(s), name, int(version), tolerance,
+                    progress=lambda line: click.echo(line, err=True))
+    _emit(out, as_json, lambda d: [
+        f"{d['model_version']} (run {d['run_id']}, dataset {d['dataset_version']}, seed {d['seed']})",
+        f"  git commit {'same' if d['git_commit']['same'] else 'DIFFERENT'}: {d['git_commit']['recorded']}",
+        f"  lock file  {'same' if d['lock_sha256']['same'] else 'DIFFERENT'}"] + [
+        f"  {k}: recorded {v['recorded']}, reproduced {v['reproduced']:.4f}" for k, v in d["metrics"].items()] + [
+        f"  {'MATCH' if d['match'] else 'NO MATCH'} within {d['tolerance']}"])
+    if not out["match"]:
+        raise SystemExit(1)
+
+
 @click.command()
 def report() -> None:
     """Where to look after a run: the champion model, its F1, the UIs and its lineage."""

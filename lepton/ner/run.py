@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import tempfile
@@ -72,6 +73,12 @@ def confusion_figure(table: dict[str, dict[str, int]]):
     return fig
 
 
+def lock_sha256() -> str:
+    """The environment the run used, as the hash of requirements.lock."""
+    lock = Path(__file__).resolve().parents[2] / "requirements.lock"
+    return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else "unknown"
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parents[2],
@@ -91,7 +98,7 @@ def log_training(store: MlflowStore, result: dict, spec: JobSpec, params: dict, 
         mlflow.log_params({**spec.config, **params, "base_encoder": spec.base_encoder,
                            "tokenizer": result["tokenizer"], "learning_rate_used": result["learning_rate"],
                            "precision_used": result["precision"], "processes": result["world_size"],
-                           "device": result["device"], "git_commit": git_commit(),
+                           "device": result["device"], "git_commit": git_commit(), "lock_sha256": lock_sha256(),
                            "train_docs": result["train_documents"], "train_windows": result["train_windows"],
                            "num_parameters": result["num_parameters"],
                            "augmentation": (result.get("augmentation") or {}).get("key", "none")})
@@ -101,7 +108,7 @@ def log_training(store: MlflowStore, result: dict, spec: JobSpec, params: dict, 
             mlflow.log_metrics({k: v for k, v in h.items() if k not in ("epoch", "step")}, step=h["epoch"])
         test = result["test"]
         mlflow.log_metrics({"test_precision": test["precision"], "test_recall": test["recall"], "test_f1": test["f1"],
-                            "best_epoch": result["best_epoch"], "sentences_per_second": result["sentences_per_second"],
+                            "best_epoch": result["best_epoch"], "best_dev_f1": result["dev_f1"], "sentences_per_second": result["sentences_per_second"],
                             **{f"test_f1_{k}": v["f1-score"] for k, v in test["per_label"].items()}})
         mlflow.log_dict({"dev": result["dev"], "test": test, "alignment": result["alignment"]}, "evaluation.json")
         mlflow.log_dict({"labels": result["labels"], "id2label": dict(enumerate(result["labels"]))}, "label_map.json")

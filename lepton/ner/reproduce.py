@@ -1,0 +1,61 @@
+"""Re-run the training of a registered model version from what was recorded about it, and
+say whether the metrics come back. The run's MLflow params hold every hyperparameter,
+the seed, the base encoder, the dataset version, the git commit and the lock file's hash;
+the dataset version is fetched from the DVC remote by its id and decrypted by the trainer."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+from lepton.ner.job import JobSpec, launch
+from lepton.ner.train import TrainConfig
+
+
+def _typed(field: dataclasses.Field, value: str):
+    if value in (None, "None"):
+        return None
+    kind = str(field.type)
+    if "bool" in kind:
+        return value == "True"
+    if "int" in kind:
+        return int(value)
+    if "float" in kind:
+        return float(value)
+    return value
+
+
+def config_from_params(params: dict) -> dict:
+    return {f.name: _typed(f, params[f.name]) for f in dataclasses.fields(TrainConfig) if f.name in params}
+
+
+def reproduce(store, dvc, keyring, name: str, version: int, tolerance: float = 0.005, progress=None) -> dict:
+    from lepton.ner.run import git_commit, lock_sha256
+
+    client = store.client()
+    mv = client.get_model_version(name, str(version))
+    run = client.get_run(mv.run_id)
+    params, recorded = run.data.params, run.data.metrics
+    dataset_version = params["dataset_version"]
+    with tempfile.TemporaryDirectory(prefix="lepton-reproduce-") as tmp:
+        data = dvc.fetch_directory(dataset_version.removesuffix(".dir"), Path(tmp) / "dataset")
+        spec = JobSpec(base_encoder=params["base_encoder"], config=config_from_params(params),
+                       out_dir=str(Path(tmp) / "out"), dataset_dir=str(data), nproc=int(params.get("processes", 1)))
+        result = launch(spec, progress, keyring)
+    metrics = {}
+    for key, now in (("test_f1", result["test"]["f1"]), ("best_dev_f1", result["dev_f1"])):
+        before = recorded.get(key)
+        metrics[key] = {"recorded": before, "reproduced": now,
+                        "difference": None if before is None else round(now - before, 6)}
+    match = all(m["difference"] is not None and abs(m["difference"]) <= tolerance for m in metrics.values())
+    current_commit, current_lock = git_commit(), lock_sha256()
+    return {
+        "model_version": f"{name}/{version}", "run_id": mv.run_id, "dataset_version": dataset_version,
+        "seed": spec.config.get("seed"), "base_encoder": spec.base_encoder, "config": spec.config,
+        "git_commit": {"recorded": params.get("git_commit"), "now": current_commit,
+                       "same": params.get("git_commit") == current_commit},
+        "lock_sha256": {"recorded": params.get("lock_sha256"), "now": current_lock,
+                        "same": params.get("lock_sha256") == current_lock},
+        "metrics": metrics, "tolerance": tolerance, "match": match,
+    }
