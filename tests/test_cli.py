@@ -36,7 +36,7 @@ def test_dagster_asset_materialize_from_the_shell(workspace_env):
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     _materialize_annotations(workspace_env)
     run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions",
-                "--select", "dataset_version,ner_model,registered_model"], workspace_env)
+                "--select", "dataset_version,ner_model,lineage_graph,registered_model"], workspace_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "RUN_SUCCESS" in run.stdout + run.stderr
 

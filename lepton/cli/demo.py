@@ -24,7 +24,7 @@ from lepton.cli.lineage import report
 from lepton.settings import Settings
 
 BATCH_ASSETS = "raw_documents,quarantine,clean_documents,pii_findings,sensitivity,annotation_tasks"
-DATASET_ASSETS = "dataset_version,ner_model,registered_model"
+DATASET_ASSETS = "dataset_version,ner_model,lineage_graph,registered_model"
 
 
 def run_pipeline(s: Settings, echo=click.echo) -> None:
