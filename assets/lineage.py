@@ -22,9 +22,10 @@ def lineage_graph(context: dg.AssetExecutionContext, ner_model: dict, lineage: L
                   workspace: WorkspaceResource) -> dg.Output[dict]:
     store = lineage.store
     run = node_id("training_run", ner_model["run_id"])
-    picture = draw_upstream(store, run, workspace.path("work", "lineage", f"{ner_model['run_id']}.png"))
+    walk = store.upstream(run)
+    picture = draw_upstream(walk, run, workspace.path("work", "lineage", f"{ner_model['run_id']}.png"))
     kinds: dict[str, int] = {}
-    for _, node, _, _ in store.upstream(run):
+    for _, node, _, _ in walk:
         kinds[node.kind] = kinds.get(node.kind, 0) + 1
     counts = RecordLedger(store).counts(node_id("dataset_version", ner_model["dataset_version"]))
     return dg.Output(

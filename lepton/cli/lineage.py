@@ -131,13 +131,12 @@ def lineage_who(subject: str, as_json: bool) -> None:
 def reproduce_cmd(ref: str, tolerance: float, as_json: bool) -> None:
     """Re-train model version REF (NAME/VERSION or VERSION) from its recorded commit, settings,
     seed and dataset version; exit 1 unless test and dev F1 come back within the tolerance."""
-    from lepton.cli.shared import dvc_for, keyring_for
+    from lepton.cli.shared import dvc_for, keyring_for, mlflow_for
     from lepton.ner.reproduce import reproduce
-    from lepton.tracking.mlflow_store import MlflowStore
 
     s = Settings.from_env()
     name, _, version = (ref if "/" in ref else f"{s.model_name}/{ref}").rpartition("/")
-    store = MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
+    store = mlflow_for(s)
     out = reproduce(store, dvc_for(s), keyring_for(s), name, int(version), tolerance,
                     progress=lambda line: click.echo(line, err=True))
     _emit(out, as_json, lambda d: [
@@ -153,11 +152,11 @@ def reproduce_cmd(ref: str, tolerance: float, as_json: bool) -> None:
 @click.command()
 def report() -> None:
     """Where to look after a run: the champion model, its F1, the UIs and its lineage."""
+    from lepton.cli.shared import mlflow_for
     from lepton.lineage.store import LineageStore
-    from lepton.tracking.mlflow_store import MlflowStore
 
     s = Settings.from_env()
-    store = MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
+    store = mlflow_for(s)
     champ = store.champion()
     click.echo("")
     if champ is None:

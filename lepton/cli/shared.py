@@ -17,6 +17,12 @@ def dvc_for(s: Settings):
     return DvcStore(s.dvc_repo, s.dvc_remote)
 
 
+def mlflow_for(s: Settings):
+    from lepton.tracking.mlflow_store import MlflowStore
+
+    return MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
+
+
 def audit_for(s: Settings):
     from lepton.governance.audit import AuditLog
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from lepton.cli.shared import mlflow_for
 from lepton.settings import Settings
 
 
@@ -24,12 +25,6 @@ def _read(path: Path, scheme: str) -> tuple[list, list]:
     for item in items:
         (records if isinstance(item, Record) else rejected).append(item)
     return records, rejected
-
-
-def _store(s: Settings):
-    from lepton.tracking.mlflow_store import MlflowStore
-
-    return MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
 
 
 @click.command("train")
@@ -107,14 +102,14 @@ def train_cmd(data, dev_file, test_file, scheme, base_encoder, epochs, patience,
                 space = parse_space(sweep_space)
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--sweep") from None
-            result = sweep(spec, space, _store(s), {"input_file": data.name}, {"lepton.source": "lepton train"},
+            result = sweep(spec, space, mlflow_for(s), {"input_file": data.name}, {"lepton.source": "lepton train"},
                            progress=lambda line: click.echo(line, err=True))
         else:
             result = launch(spec, progress=progress)
             if to_mlflow:
                 from lepton.ner.run import log_training
 
-                result = log_training(_store(s), result, spec, {"input_file": data.name},
+                result = log_training(mlflow_for(s), result, spec, {"input_file": data.name},
                                       {"lepton.source": "lepton train"})
     summary = {k: result.get(k) for k in ("run_id", "sweep_run_id", "chosen", "best_epoch", "epochs_run", "stopped_early", "learning_rate",
                                           "precision", "world_size", "sentences_per_second")}

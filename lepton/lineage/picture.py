@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lepton.lineage.store import LineageStore
-
 COLOURS = {"input_file": "#9e9e9e", "record_batch": "#90caf9", "clean_batch": "#64b5f6", "governed_batch": "#42a5f5",
            "annotation_tasks": "#ffcc80", "annotation_batch": "#ffa726", "label_schema": "#ffe082",
            "validation_result": "#a5d6a7", "dataset_version": "#ce93d8", "augmented_dataset": "#e1bee7",
            "training_run": "#ef9a9a", "model_version": "#e57373"}
 
 
-def draw_upstream(store: LineageStore, nid: str, path: Path) -> Path:
+def draw_upstream(walk: list, nid: str, path: Path) -> Path:
+    """`walk`: LineageStore.upstream(nid), which the caller already holds."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,7 +19,7 @@ def draw_upstream(store: LineageStore, nid: str, path: Path) -> Path:
     import networkx as nx
 
     graph = nx.DiGraph()
-    for depth, node, kind, child in store.upstream(nid):
+    for depth, node, kind, child in walk:
         graph.add_node(node.node_id, kind=node.kind, depth=depth)
         if child:
             graph.add_edge(node.node_id, child, kind=kind)

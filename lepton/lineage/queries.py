@@ -8,7 +8,7 @@ from collections import deque
 from lepton.lineage.ledger import RecordLedger
 from lepton.lineage.store import LineageStore, node_id
 
-DOWNSTREAM_KINDS = ("augmented_dataset", "training_run", "model_version", "validation_result")
+DOWNSTREAM_KINDS = ("augmented_dataset", "training_run", "model_version")
 
 
 def _walk_down(store: LineageStore, start: str) -> list[tuple[str, str, str]]:
@@ -32,7 +32,7 @@ def downstream_of_record(store: LineageStore, ledger: RecordLedger, record_id: s
     for container, _ in versions:
         for nid, kind, parent in _walk_down(store, container):
             node = store.get(nid)
-            if node.kind in DOWNSTREAM_KINDS and node.kind != "validation_result":
+            if node.kind in DOWNSTREAM_KINDS:
                 reached.setdefault(nid, {"node": nid, "kind": node.kind, "via": parent, "edge": kind,
                                          "pinned": store.edge(parent, nid)})
     return {"record": record_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 import shlex
 import subprocess
 import sys
@@ -39,13 +40,15 @@ class JobSpec:
         return Path(path)
 
 
-def _records(spec: JobSpec, split: str) -> list[Record]:
+def _records(spec: JobSpec, split: str, keyring=None) -> list[Record]:
+    """A dataset version decrypts with the caller's keyring (in process) or, under torchrun,
+    with the one each rank opens from settings."""
     if spec.dataset_dir:
+        from lepton.cli.shared import keyring_for
         from lepton.datasets.version import load_split
         from lepton.settings import Settings
-        from lepton.cli.shared import keyring_for
 
-        return load_split(Path(spec.dataset_dir), split, keyring_for(Settings.from_env()))
+        return load_split(Path(spec.dataset_dir), split, keyring or keyring_for(Settings.from_env()))
     from lepton.corpus.ingest import read_records
 
     return read_records(Path(spec.files[split]))
@@ -76,12 +79,7 @@ def run_job(spec: JobSpec, progress=None, keyring=None) -> dict:
     import torch
 
     dist = _distributed()
-    if keyring is not None and spec.dataset_dir:  # in process: the caller's keyring, not one from settings
-        from lepton.datasets.version import load_split
-
-        splits = {s: load_split(Path(spec.dataset_dir), s, keyring) for s in ("train", "dev", "test")}
-    else:
-        splits = {s: _records(spec, s) for s in ("train", "dev", "test")}
+    splits = {s: _records(spec, s, keyring) for s in ("train", "dev", "test")}
     augmentation = None
     if spec.augment:
         from lepton.ner.augment import AugmentConfig, augment
@@ -145,10 +143,10 @@ def launch(spec: JobSpec, progress=None, keyring=None) -> dict:
            "-m", "lepton.ner.job", str(spec_path)]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    tail: list[str] = []
+    tail: deque[str] = deque(maxlen=30)
     for line in proc.stdout:
         line = line.rstrip()
-        tail = (tail + [line])[-30:]
+        tail.append(line)
         if progress and line.startswith("epoch "):
             progress(line)
     if proc.wait() != 0:

@@ -10,24 +10,11 @@ import tempfile
 from pathlib import Path
 
 from lepton.ner.job import JobSpec, launch
-from lepton.ner.train import TrainConfig
-
-
-def _typed(field: dataclasses.Field, value: str):
-    if value in (None, "None"):
-        return None
-    kind = str(field.type)
-    if "bool" in kind:
-        return value == "True"
-    if "int" in kind:
-        return int(value)
-    if "float" in kind:
-        return float(value)
-    return value
+from lepton.ner.train import TrainConfig, config_value
 
 
 def config_from_params(params: dict) -> dict:
-    return {f.name: _typed(f, params[f.name]) for f in dataclasses.fields(TrainConfig) if f.name in params}
+    return {f.name: config_value(f.name, params[f.name]) for f in dataclasses.fields(TrainConfig) if f.name in params}
 
 
 def reproduce(store, dvc, keyring, name: str, version: int, tolerance: float = 0.005, progress=None) -> dict:

@@ -8,9 +8,9 @@ import dataclasses
 import itertools
 
 from lepton.ner.job import JobSpec, launch
-from lepton.ner.train import TrainConfig
+from lepton.ner.train import TrainConfig, config_value
 
-FIELDS = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 
 
 def parse_space(text: str) -> dict[str, list]:
@@ -22,8 +22,7 @@ def parse_space(text: str) -> dict[str, list]:
         name = name.strip()
         if name not in FIELDS or not values:
             raise ValueError(f"sweep: {part!r} is not NAME=V1,V2 with NAME one of {', '.join(sorted(FIELDS))}")
-        cast = int if "int" in str(FIELDS[name]) else float if "float" in str(FIELDS[name]) else str
-        space[name] = [cast(v.strip()) for v in values.split(",")]
+        space[name] = [config_value(name, v.strip()) for v in values.split(",")]
     return space
 
 

@@ -16,7 +16,7 @@ import copy
 import math
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from lepton.corpus.records import Record
 from lepton.ner.alignment import IGNORE, Encoded, encode
@@ -57,6 +57,20 @@ class TrainConfig:
 
     def to_params(self) -> dict:
         return asdict(self)
+
+
+def config_value(name: str, text: str):
+    """A TrainConfig field from text (a CLI flag, an MLflow param), typed like the field."""
+    kind = str(next(f.type for f in fields(TrainConfig) if f.name == name))
+    if text in (None, "None"):
+        return None
+    if "bool" in kind:
+        return text == "True"
+    if "int" in kind:
+        return int(text)
+    if "float" in kind:
+        return float(text)
+    return text
 
 
 @dataclass
