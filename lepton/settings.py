@@ -46,6 +46,7 @@ class Settings:
     input_labels: str = "annotations"  # spans that arrive with the input: annotations | predictions | ignore
     min_agreement_f1: float = 0.8
     ls_retry_seconds: float = 120.0
+    erasure_retrain: bool = False  # an erasure that taints a model also asks for a retraining run
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -78,6 +79,7 @@ class Settings:
             input_labels=_env("LEPTON_INPUT_LABELS", "annotations"),
             min_agreement_f1=float(_env("LEPTON_MIN_AGREEMENT_F1", "0.8")),
             ls_retry_seconds=float(_env("LEPTON_LS_RETRY_SECONDS", "120")),
+            erasure_retrain=_env("LEPTON_ERASURE_RETRAIN", "0").lower() in ("1", "true", "yes"),
         )
 
     @property

@@ -42,8 +42,9 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     registry = BatchRegistry.in_workspace(settings.home)
     landing = settings.landing_url
     # The cursor holds source -> hash of everything already registered, so a file is never
-    # registered twice; the registry holds the same and survives a reset cursor.
-    seen = {**registry.seen(), **json.loads(context.cursor or "{}")}
+    # registered twice; the registry holds the same, survives a reset cursor, and wins: an
+    # erasure registers the landing file it rewrote so that it is not ingested again.
+    seen = {**json.loads(context.cursor or "{}"), **registry.seen()}
     new = scan(landing, seen)
     keys = [registry.register(f, landing) for f in new]
     seen.update({f.source: f.sha256 for f in new})

@@ -24,6 +24,7 @@ from assets.validation import (
 from lepton.settings import Settings
 from pipelines.annotation_sync import annotation_batch_job, annotation_sync
 from pipelines.batches import dataset_and_model_job, ingest_batch_job, landing_sensor
+from pipelines.erasure import erasure_retrain
 from pipelines.retention import retention_job, retention_schedule
 from resources import (
     DvcResource, GovernanceResource, GreatExpectationsResource, IngestionResource, KeyringResource, LabelStudioResource,
@@ -64,7 +65,7 @@ def build_resources(s: Settings) -> dict:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS, asset_checks=CHECKS, jobs=[ingest_batch_job, annotation_batch_job, dataset_and_model_job, retention_job],
-        schedules=[retention_schedule], sensors=[landing_sensor, annotation_sync],
+        schedules=[retention_schedule], sensors=[landing_sensor, annotation_sync, erasure_retrain],
         resources=build_resources(settings or Settings.from_env()),
     )
 

@@ -167,6 +167,16 @@ class Studio:
             return {"pushed": len(new), "already_present": len(tasks) - len(new)}
         return self.call(f"push {len(tasks)} tasks to project {project}", attempt)
 
+    def tasks_of_records(self, project: int, record_ids: frozenset[str], key: str = "record_id") -> list[int]:
+        def fetch():
+            return [t.id for t in self.client.tasks.list(project=project, fields="all", include="id,data",
+                                                         page_size=1000) if t.data.get(key) in record_ids]
+        return self.call(f"find tasks of {len(record_ids)} records in project {project}", fetch)
+
+    def delete_task(self, task: int) -> None:
+        """With its annotations and predictions (Label Studio deletes them with the task)."""
+        self.call(f"delete task {task}", self.client.tasks.delete, task)
+
     def annotate(self, task: int, result: list[dict], ground_truth: bool = False) -> int:
         a = self.call(f"annotate task {task}", self.client.annotations.create, task, result=result,
                       ground_truth=ground_truth)

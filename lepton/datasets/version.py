@@ -164,6 +164,33 @@ def load_split(dataset_dir: Path, split: str, keyring: Keyring) -> list[Record]:
             return [Record.from_dict(json.loads(line)) for line in fh]
 
 
+def _read_plain(plain_dir: Path) -> dict[str, list[tuple[str, bytes]]]:
+    lines = {}
+    for split in SPLITS:
+        with (Path(plain_dir) / f"{split}.jsonl").open("rb") as fh:
+            lines[split] = [(json.loads(line)["record_id"], line) for line in fh]
+    return lines
+
+
+def write_successor(old: dict, plain_dir: Path, out_dir: Path, key_id: str, data_key: bytes,
+                    drop: frozenset[str] = frozenset(), **provenance) -> dict:
+    """A successor of a decrypted version (`old` its manifest, `plain_dir` its plaintext),
+    encrypted under another data key: the same records in the same splits, less `drop`.
+    Keeping the split assignment (rather than re-splitting) means an erasure or a key
+    rotation changes nothing else a steward compares between the two versions."""
+    lines = {split: [(rid, line) for rid, line in rows if rid not in drop]
+             for split, rows in _read_plain(plain_dir).items()}
+    files = _write_encrypted(lines, Path(out_dir), data_key, key_id, old["dataset"])
+    manifest = {k: v for k, v in old.items() if k not in ("splits", "merkle_root", "manifest_mac")}
+    manifest["key_id"] = key_id
+    manifest["provenance"] = {**old["provenance"], **provenance}
+    if drop:
+        manifest["labels"] = {split: dict(sorted(Counter(sp["label"] for _, line in rows
+                                                         for sp in json.loads(line)["spans"]).items()))
+                              for split, rows in lines.items()}
+    return _finish_manifest(manifest, files, data_key, Path(out_dir))
+
+
 def reencrypt_under_new_key(dataset_dir: Path, keyring: Keyring) -> dict:
     """Data-key rotation: verifies and decrypts the version under its key, retires that
     key, and re-encrypts the same records under the successor. Records and split stay the
@@ -171,13 +198,5 @@ def reencrypt_under_new_key(dataset_dir: Path, keyring: Keyring) -> dict:
     dataset_dir = Path(dataset_dir)
     with tempfile.TemporaryDirectory(prefix="lepton-rotate-") as tmp:
         old = decrypt_verified(dataset_dir, keyring, Path(tmp))
-        lines = {}
-        for split in SPLITS:
-            with (Path(tmp) / f"{split}.jsonl").open("rb") as fh:
-                lines[split] = [(json.loads(line)["record_id"], line) for line in fh]
         _, key_id, data_key = keyring.rotate_data_key(old["dataset"])
-        files = _write_encrypted(lines, dataset_dir, data_key, key_id, old["dataset"])
-    manifest = {k: v for k, v in old.items() if k not in ("splits", "merkle_root", "manifest_mac")}
-    manifest["key_id"] = key_id
-    manifest["provenance"] = {**old["provenance"], "reencrypted_from_key": old["key_id"]}
-    return _finish_manifest(manifest, files, data_key, dataset_dir)
+        return write_successor(old, Path(tmp), dataset_dir, key_id, data_key, reencrypted_from_key=old["key_id"])

@@ -89,6 +89,19 @@ class MlflowStore:
         return {"name": self.model_name, "version": int(mv.version), "promoted": promoted,
                 "f1": f1, "f1_floor": f1_floor}
 
+    def taint(self, version: int, erasure: str) -> None:
+        """A model version trained on an erased record: tagged, so the registry UI, the review
+        pack and the promotion gate all see it; the alias stays until a retrained version
+        takes it, so serving does not stop."""
+        client = self.client()
+        client.set_model_version_tag(self.model_name, str(version), "tainted", "true")
+        client.set_model_version_tag(self.model_name, str(version), "tainted_by", erasure)
+
+    def tainted(self, version: int) -> str | None:
+        """The erasure that tainted the version, if any."""
+        tags = self.client().get_model_version(self.model_name, str(version)).tags
+        return tags.get("tainted_by") if tags.get("tainted") == "true" else None
+
     def champion(self) -> dict | None:
         from mlflow.exceptions import MlflowException
 

@@ -1,0 +1,83 @@
+"""Governance commands: erasure of a person's records."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from lepton.cli.shared import audit_for, dvc_for, keyring_for, mlflow_for
+from lepton.settings import Settings
+
+
+@click.group()
+def governance() -> None:
+    """Data-subject requests: erasure with lineage kept whole."""
+
+
+def _studio(s: Settings):
+    """Label Studio when one is configured: its tasks hold the text too."""
+    url, key = os.environ.get("LABEL_STUDIO_URL"), os.environ.get("LABEL_STUDIO_API_KEY")
+    if not (url and key):
+        return None
+    from lepton.annotation.studio import Studio
+
+    return Studio(url, key, retry_seconds=s.ls_retry_seconds)
+
+
+@governance.command("erase")
+@click.option("--record", "records", multiple=True, help="A record id (repeatable).")
+@click.option("--subject", default=None, help="A subject identifier (name, e-mail...): every record whose text "
+                                              "contains it, case-insensitively.")
+@click.option("--retrain/--no-retrain", default=None,
+              help="Ask for a retraining run of tainted models (default: LEPTON_ERASURE_RETRAIN).")
+@click.option("--dry-run", is_flag=True, help="Only say what would be erased and where.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def erase_cmd(records: tuple[str, ...], subject: str | None, retrain: bool | None, dry_run: bool,
+              as_json: bool) -> None:
+    """Erase records from every dataset version, working copy and Label Studio; destroy the
+    old data keys; taint the model versions trained on them; leave a tombstone."""
+    from lepton.corpus.ingest import ReaderOptions
+    from lepton.governance.erasure import ErasureError, ErasureStores, erase, records_of_subject
+    from lepton.governance.purge import PurgeError
+    from lepton.lineage.ledger import RecordLedger
+    from lepton.lineage.queries import downstream_of_record
+    from lepton.lineage.store import LineageStore
+
+    s = Settings.from_env()
+    ids = list(records)
+    if subject:
+        ids += records_of_subject(s.work_dir, subject)
+        if not ids:
+            raise click.ClickException("no ingested record contains that subject identifier")
+    if not ids:
+        raise click.ClickException("name a --record or a --subject")
+    lineage = LineageStore(s.lineage_url)
+    if dry_run:
+        ledger = RecordLedger(lineage)
+        out = {rid: downstream_of_record(lineage, ledger, rid) for rid in sorted(set(ids))}
+        click.echo(json.dumps(out, indent=1, default=str) if as_json else "\n".join(
+            f"{rid}: {len(d['dataset_versions'])} dataset versions, {len(d['model_versions'])} model versions"
+            for rid, d in out.items()))
+        return
+    stores = ErasureStores(
+        home=s.home, landing_url=s.landing_url,
+        readers=ReaderOptions(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,
+                              text_mode=s.text_mode, conll_scheme=s.conll_scheme),
+        keyring=keyring_for(s), dvc=dvc_for(s), lineage=lineage, audit=audit_for(s), mlflow=mlflow_for(s),
+        studio=_studio(s), ls_project=s.ls_project)
+    try:
+        tomb = erase(stores, ids, actor=f"cli:{os.environ.get('USER', '?')}",
+                     retrain=s.erasure_retrain if retrain is None else retrain)
+    except (ErasureError, PurgeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(tomb, indent=1) if as_json else "\n".join([
+        f"erasure {tomb['erasure']}: {len(tomb['records'])} records",
+        *(f"  {name}: {p['old']} -> {p['new']} ({p['records_removed']} removed)"
+          for name, ps in tomb["dataset_versions_replaced"].items() for p in ps),
+        f"  data keys destroyed: {', '.join(tomb['data_keys_destroyed']) or 'none'}",
+        f"  files rewritten: {len(tomb['files_rewritten'])}; Label Studio tasks deleted: "
+        f"{len(tomb['label_studio_tasks_deleted'])}",
+        f"  model versions tainted: {', '.join(tomb['model_versions_tainted']) or 'none'}"
+        + ("; retraining requested" if tomb["retrain"] and tomb["model_versions_tainted"] else "")]))

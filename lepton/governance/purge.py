@@ -1,0 +1,150 @@
+"""Taking erased records out of the workspace's plaintext copies: the per-stage record
+files, the annotation snapshots and batches, and the copies of the source files.
+
+Every rewrite is planned in memory and checked before anything is written, so an erasure
+that cannot be carried out in one file fails before it has changed any: a source file is
+re-read with its own format's reader after the record's lines are blanked, and must give
+back exactly the records it gave before, less the erased ones.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from lepton.corpus.quarantine import Rejection
+from lepton.corpus.textio import format_suffix
+
+# Stage folders whose files are JSON lines with a "record_id" per line.
+RECORD_FILE_DIRS = ("raw", "clean", "pii", "governed", "datasets")
+
+
+class PurgeError(Exception):
+    """An erased record cannot be taken out of a file cleanly; names the file and why."""
+
+
+@dataclass
+class Rewrite:
+    path: Path
+    before_sha256: str
+    content: bytes
+    removed: int
+
+    def to_dict(self, root: Path) -> dict:
+        return {"file": self.path.relative_to(root).as_posix() if self.path.is_relative_to(root) else str(self.path),
+                "sha256_before": self.before_sha256, "sha256_after": hashlib.sha256(self.content).hexdigest(),
+                "removed": self.removed}
+
+    def apply(self) -> None:
+        """Atomic, and the old bytes are not left behind in a backup copy."""
+        tmp = self.path.with_name(self.path.name + ".erasing")
+        tmp.write_bytes(self.content)
+        os.replace(tmp, self.path)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def jsonl_without(path: Path, ids: frozenset[str]) -> Rewrite | None:
+    data = path.read_bytes()
+    kept, removed = [], 0
+    for line in data.splitlines(keepends=True):
+        if line.strip() and orjson.loads(line).get("record_id") in ids:
+            removed += 1
+        else:
+            kept.append(line)
+    return Rewrite(path, _sha(data), b"".join(kept), removed) if removed else None
+
+
+def snapshot_without(path: Path, ids: frozenset[str]) -> Rewrite | None:
+    """Annotation snapshots: the task entries of erased records go, with their annotations
+    (span texts are personal data too). The file keeps its name, the content hash it was
+    named by is kept in the tombstone."""
+    data = path.read_bytes()
+    snap = json.loads(data)
+    tasks = [t for t in snap.get("tasks", []) if t.get("record_id") not in ids]
+    removed = len(snap.get("tasks", [])) - len(tasks)
+    if not removed:
+        return None
+    snap["tasks"] = tasks
+    return Rewrite(path, _sha(data), json.dumps(snap, ensure_ascii=False, indent=1).encode(), removed)
+
+
+def report_without(path: Path, ids: frozenset[str]) -> Rewrite | None:
+    """Annotation batch reports: list entries (span problems, conflicts, unaligned spans)
+    about erased records go; they can quote span text."""
+    data = path.read_bytes()
+    report = json.loads(data)
+    removed = 0
+    for key, value in report.items():
+        if isinstance(value, list):
+            kept = [v for v in value if not (isinstance(v, dict) and v.get("record_id") in ids)]
+            removed += len(value) - len(kept)
+            report[key] = kept
+    return Rewrite(path, _sha(data), json.dumps(report, indent=1, ensure_ascii=False).encode(), removed) \
+        if removed else None
+
+
+def record_files(work: Path) -> Iterable[Path]:
+    for stage in RECORD_FILE_DIRS:
+        yield from sorted((work / stage).glob("*/*.jsonl"))
+    yield from sorted((work / "annotations").glob("*/annotations.jsonl"))
+
+
+def planned_rewrites(work: Path, ids: frozenset[str]) -> list[Rewrite]:
+    """Every workspace file (other than source copies) that holds an erased record."""
+    out = [jsonl_without(p, ids) for p in record_files(work)]
+    out += [snapshot_without(p, ids) for p in sorted((work / "annotations" / "snapshots").glob("*.json"))]
+    out += [report_without(p, ids) for p in sorted((work / "annotations").glob("*/report.json"))]
+    return [r for r in out if r is not None]
+
+
+def _read(path: Path) -> bytes:
+    raw = path.read_bytes()
+    return gzip.decompress(raw) if path.suffix.lower() == ".gz" else raw
+
+
+def source_without(path: Path, source: str, erased_lines: set[int], reader: Callable) -> Rewrite:
+    """A source file with the lines of the erased records (each from its first line up to
+    the next record's first line) replaced by empty lines, so every other record keeps its
+    line number. Checked by reading the new file back with the format's reader."""
+    def items(p: Path) -> list:
+        return list(reader(p, source))
+
+    before = items(path)
+    starts = sorted({item.line for item in before})
+    ids_before = {item.record_id for item in before if not isinstance(item, Rejection)}
+    erased_ids = {item.record_id for item in before
+                  if not isinstance(item, Rejection) and item.line in erased_lines}
+    if len(erased_ids) != len(erased_lines):
+        raise PurgeError(f"{path}: found {len(erased_ids)} of the {len(erased_lines)} erased records at their lines "
+                         f"{sorted(erased_lines)}; the file no longer matches its ingestion")
+    lines = _read(path).splitlines(keepends=True)
+    for first in erased_lines:
+        later = [s for s in starts if s > first]
+        last = (later[0] - 1) if later else len(lines)
+        for i in range(first - 1, last):
+            ending = b"\r\n" if lines[i].endswith(b"\r\n") else b"\n" if lines[i].endswith(b"\n") else b""
+            lines[i] = ending
+    content = b"".join(lines)
+    with tempfile.TemporaryDirectory(prefix="lepton-erase-") as tmp:
+        check = Path(tmp) / path.name
+        check.write_bytes(gzip.compress(content, mtime=0) if path.suffix.lower() == ".gz" else content)
+        after = {item.record_id for item in items(check) if not isinstance(item, Rejection)}
+    if after != ids_before - erased_ids:
+        raise PurgeError(f"{path}: blanking the erased records' lines changes other records "
+                         f"({len(ids_before - erased_ids - after)} lost, {len(after - ids_before)} new); "
+                         f"this {format_suffix(path)} file cannot be erased in place")
+    raw = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        content = gzip.compress(content, mtime=0)
+    return Rewrite(path, _sha(raw), content, len(erased_ids))

@@ -1,0 +1,130 @@
+"""Erasure end to end: a record that went through the whole chain (Label Studio, a
+dataset version in DVC, a registered model) is erased, and its text is then found in no
+store the pipeline keeps."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+from click.testing import CliRunner
+
+from lepton.annotation.studio import Studio
+from lepton.cli import main as cli
+from lepton.corpus.sample import write_sample
+from lepton.lineage.ledger import RecordLedger
+from lepton.lineage.queries import downstream_of_record
+from lepton.lineage.store import LineageStore
+from lepton.settings import Settings
+from lepton.tracking.mlflow_store import MlflowStore
+from pipelines.batches import register_landing
+from tests.chain import run_chain
+
+TEXT = "Zephyrine Quillfeather moved from Ostravik to Pelmarsh in 2031."
+SPANS = [{"start": 0, "end": 22, "label": "PER"}, {"start": 34, "end": 42, "label": "LOC"},
+         {"start": 46, "end": 54, "label": "LOC"}]
+NEEDLES = [TEXT.encode(), b"Zephyrine Quillfeather", TEXT.encode("utf-16-le")]
+
+
+def holding(roots: list[Path]) -> list[str]:
+    """Every file under the roots whose bytes contain the text or the person's name."""
+    out = []
+    for root in roots:
+        for p in root.rglob("*"):
+            if p.is_file() and not p.is_symlink():
+                data = p.read_bytes()
+                if any(n in data for n in NEEDLES):
+                    out.append(str(p))
+    return sorted(out)
+
+
+def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(workspace_env, tmp_path, label_studio):
+    s = Settings.from_env()
+    write_sample(s.landing_dir, 60, seed=5)
+    [jsonl] = s.landing_dir.glob("*.jsonl")
+    with jsonl.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"text": TEXT, "spans": SPANS}) + "\n")
+    dagster_dir = tmp_path / "dagster"
+    dagster_dir.mkdir()
+    with dg.instance_for_test(temp_dir=str(dagster_dir)) as instance:
+        chain = run_chain(s, instance)
+    old = chain.final.output_for_node("dataset_version")["version"]
+    roots = [s.home, dagster_dir, label_studio.home]
+    before = holding(roots)
+    # the search can find it: landing, batch copy, stage files, snapshot, annotations, and
+    # Label Studio's own database
+    assert len(before) >= 7, before
+    assert any(p.startswith(str(label_studio.home)) for p in before), before
+
+    store = LineageStore(s.lineage_url)
+    ledger = RecordLedger(store)
+    studio = Studio(label_studio.url, label_studio.token)
+    project = studio.find_project(s.ls_project)
+
+    runner = CliRunner()
+    dry = runner.invoke(cli, ["governance", "erase", "--subject", "quillfeather", "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    [(rid, reach)] = json.loads(dry.stdout).items()
+    assert [v["node"] for v in reach["dataset_versions"]] == [f"dataset_version:{old}"]
+    assert [m["node"] for m in reach["model_versions"]] == [f"model_version:{s.model_name}/1"]
+    assert len(studio.tasks_of_records(project, frozenset([rid]))) == 1
+    others = {k: v for k, v in ledger.records(f"dataset_version:{old}").items()}
+
+    res = runner.invoke(cli, ["governance", "erase", "--record", rid, "--retrain", "--json"])
+    assert res.exit_code == 0, res.output
+    tomb = json.loads(res.stdout)
+
+    # 1. the text is in no file of any store: workspace, landing, DVC repo, cache and remote,
+    # MLflow, lineage and Dagster databases, audit log, keys, Label Studio's database
+    assert holding(roots) == []
+    # ...and not in Label Studio
+    assert studio.tasks_of_records(project, frozenset([rid])) == []
+    assert not any(TEXT in json.dumps(t) for t in studio.tasks(project))
+
+    # 2. the old version's key is destroyed: its ciphertext, still in the DVC remote, cannot be read
+    [pair] = tomb["dataset_versions_replaced"]["ner"]
+    assert pair == {"old": old, "new": pair["new"], "records_removed": 1}
+    gone = runner.invoke(cli, ["dataset", "restore", old, str(tmp_path / "old")])
+    assert gone.exit_code != 0 and "destroyed" in gone.output
+    # the successor restores, verified, with every other record in the same split
+    back = runner.invoke(cli, ["dataset", "restore", pair["new"], str(tmp_path / "new")])
+    assert back.exit_code == 0, back.output
+    restored = {split: sorted(json.loads(line)["record_id"] for line in (tmp_path / "new" / f"{split}.jsonl").open())
+                for split in ("train", "dev", "test")}
+    assert restored == {k: sorted(r for r in v if r != rid) for k, v in others.items()}
+    assert len(tomb["data_keys_destroyed"]) == 1 and tomb["record_hmacs"].keys() == {rid}
+
+    # 3. lineage stays complete without the content: the record's history names the erasure,
+    # the successor holds no trace of it, the model is tainted
+    down = downstream_of_record(store, ledger, rid)
+    assert [v["node"] for v in down["dataset_versions"]] == [f"dataset_version:{old}"]
+    assert ledger.containers(rid) == [(f"dataset_version:{old}", next(
+        k for k, v in others.items() if rid in v))]
+    erasure = f"erasure:{tomb['erasure']}"
+    assert ("erased-by" in [k for _, k in store.parents(f"dataset_version:{old}")])
+    assert (erasure, "tainted-by") in store.parents(f"model_version:{s.model_name}/1")
+    assert store.get(erasure).attrs["records"] == [rid]
+    mlflow = MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
+    assert mlflow.tainted(1) == tomb["erasure"]
+    from lepton.lineage.completeness import gaps
+
+    assert gaps(store, ledger) == []
+
+    # 4. audited; the rewritten landing file is not ingested again
+    assert runner.invoke(cli, ["audit", "verify"]).exit_code == 0
+    who = runner.invoke(cli, ["lineage", "who", rid, "--json"])
+    assert "governance.erase" in [e["action"] for e in json.loads(who.stdout)["entries"]]
+    with dg.instance_for_test(temp_dir=str(dagster_dir)) as instance:
+        assert register_landing(s, instance) == []
+
+    # 5. retraining was asked for: the sensor requests one dataset-and-model run, once
+    from pipelines.erasure import erasure_retrain
+
+    with dg.instance_for_test(temp_dir=str(dagster_dir)) as instance:
+        first = erasure_retrain(dg.build_sensor_context(instance=instance))
+        again = erasure_retrain(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+    assert [r.run_key for r in first.run_requests] == [f"retrain-{tomb['erasure']}"]
+    assert again.run_requests == []
+
+    # an unknown record is refused before anything changes
+    bad = runner.invoke(cli, ["governance", "erase", "--record", "no-such-record"])
+    assert bad.exit_code != 0 and "no-such-record" in bad.output
