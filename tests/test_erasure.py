@@ -125,6 +125,36 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(workspace_env, tm
     assert [r.run_key for r in first.run_requests] == [f"retrain-{tomb['erasure']}"]
     assert again.run_requests == []
 
+    # 6. the steward review pack of the tainted model, rendered in a real headless Chromium
+    import hashlib
+
+    from PIL import Image
+
+    from lepton.lineage.browser import dump_dom
+    from lepton.lineage.pack import sign_offs
+
+    shot = tmp_path / "pack.png"
+    made = runner.invoke(cli, ["lineage", "review-pack", "1", "--screenshot", str(shot)])
+    assert made.exit_code == 0, made.output
+    html = s.work_dir / "review" / f"{s.model_name}-1.html"
+    dom = dump_dom(html)
+    assert 'data-rendered="ok"' in dom  # the lineage picture and the training curve decoded
+    assert tomb["erasure"] in dom and store.get(f"dataset_version:{old}").attrs["merkle_root"] in dom
+    assert "must not be approved" in dom and "(erased)" in dom
+    assert Image.open(shot).size[0] == 1280
+    assert TEXT not in html.read_text(encoding="utf-8")
+    # sign-off: approval is refused while the model is tainted; a rejection is recorded
+    refused = runner.invoke(cli, ["lineage", "sign-off", "1", "--approve", "--by", "dana"])
+    assert refused.exit_code != 0 and "tainted" in refused.output
+    rejected = runner.invoke(cli, ["lineage", "sign-off", "1", "--reject", "--by", "dana", "--note", "retrain first"])
+    assert rejected.exit_code == 0, rejected.output
+    [signed] = sign_offs(store, f"model_version:{s.model_name}/1")
+    assert signed["status"] == "rejected" and signed["pack_sha256"] == hashlib.sha256(html.read_bytes()).hexdigest()
+    audit = json.loads(runner.invoke(cli, ["lineage", "who", f"model_version:{s.model_name}/1", "--json"]).stdout)
+    assert [e["details"]["status"] for e in audit["entries"] if e["action"] == "steward.sign_off"] == ["rejected"]
+    assert runner.invoke(cli, ["lineage", "review-pack", "1"]).exit_code == 0
+    assert "retrain first" in dump_dom(html)
+
     # an unknown record is refused before anything changes
     bad = runner.invoke(cli, ["governance", "erase", "--record", "no-such-record"])
     assert bad.exit_code != 0 and "no-such-record" in bad.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -124,6 +125,65 @@ def lineage_who(subject: str, as_json: bool) -> None:
         f"{e['at']}  {e['actor']}  {e['action']}  {e['subject']}" for e in d["entries"]] or [f"nothing names {subject}"])
 
 
+def _model_ref(s: Settings, ref: str) -> tuple[str, int]:
+    name, _, version = (ref if "/" in ref else f"{s.model_name}/{ref}").rpartition("/")
+    return name, int(version)
+
+
+@lineage.command("review-pack")
+@click.argument("ref")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HTML file to write (default: work/review/NAME-VERSION.html).")
+@click.option("--screenshot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also render it in headless Chromium and save a PNG here.")
+def lineage_review_pack(ref: str, out: Path | None, screenshot: Path | None) -> None:
+    """The steward review pack of model version REF: one self-contained HTML page."""
+    from lepton.cli.shared import dvc_for, mlflow_for
+    from lepton.lineage.pack import write_pack
+
+    s = Settings.from_env()
+    name, version = _model_ref(s, ref)
+    store, _ = _stores()
+    out = out or s.work_dir / "review" / f"{name}-{version}.html"
+    try:
+        write_pack(store, mlflow_for(s), dvc_for(s), s.work_dir, name, version, out, s.min_agreement_f1)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"review pack of {name}/{version}: {out}")
+    if screenshot:
+        from lepton.lineage.browser import screenshot as shoot
+
+        shoot(out, screenshot, height=4200)
+        click.echo(f"screenshot (headless Chromium): {screenshot}")
+
+
+@lineage.command("sign-off")
+@click.argument("ref")
+@click.option("--approve", "status", flag_value="approved", help="Approve the model version.")
+@click.option("--reject", "status", flag_value="rejected", help="Reject it.")
+@click.option("--by", "by", required=True, help="The steward signing.")
+@click.option("--note", default="", help="Why.")
+@click.option("--pack", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The review pack read (default: work/review/NAME-VERSION.html if it exists); its hash is pinned.")
+def lineage_sign_off(ref: str, status: str | None, by: str, note: str, pack: Path | None) -> None:
+    """Record a steward's decision on model version REF in lineage and the audit log."""
+    from lepton.cli.shared import audit_for, mlflow_for
+    from lepton.lineage.pack import SignOffRefused, sign_off
+
+    if status is None:
+        raise click.ClickException("say --approve or --reject")
+    s = Settings.from_env()
+    name, version = _model_ref(s, ref)
+    default = s.work_dir / "review" / f"{name}-{version}.html"
+    store, _ = _stores()
+    try:
+        nid = sign_off(store, audit_for(s), mlflow_for(s), name, version, status, by, note,
+                       pack or (default if default.exists() else None))
+    except (SignOffRefused, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{name}/{version} {status} by {by}: {nid}")
+
+
 @click.command("reproduce")
 @click.argument("ref")
 @click.option("--tolerance", type=float, default=0.005, show_default=True, help="Largest F1 difference that matches.")
@@ -135,9 +195,9 @@ def reproduce_cmd(ref: str, tolerance: float, as_json: bool) -> None:
     from lepton.ner.reproduce import reproduce
 
     s = Settings.from_env()
-    name, _, version = (ref if "/" in ref else f"{s.model_name}/{ref}").rpartition("/")
+    name, version = _model_ref(s, ref)
     store = mlflow_for(s)
-    out = reproduce(store, dvc_for(s), keyring_for(s), name, int(version), tolerance,
+    out = reproduce(store, dvc_for(s), keyring_for(s), name, version, tolerance,
                     progress=lambda line: click.echo(line, err=True))
     _emit(out, as_json, lambda d: [
         f"{d['model_version']} (run {d['run_id']}, dataset {d['dataset_version']}, seed {d['seed']})",
