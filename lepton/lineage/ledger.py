@@ -8,7 +8,9 @@ one index lookup, and the graph above the dataset versions stays small.
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
+from itertools import chain
 
 import sqlalchemy as sa
 
@@ -35,13 +37,34 @@ counts = sa.Table(
     sa.PrimaryKeyConstraint("container", "split"),
 )
 
+# Each version's ids per split, sorted, newline-joined and compressed, written with the
+# membership: a whole-version read (list, diff) is then one row per split instead of 900k
+# index entries (1.3 s to list and 3.7 s to diff two 900k versions on SQLite before).
+sets = sa.Table(
+    "lineage_record_sets",
+    metadata,
+    sa.Column("container", sa.String(300), nullable=False),
+    sa.Column("split", sa.String(16), nullable=False),
+    sa.Column("ids", sa.LargeBinary, nullable=False),
+    sa.PrimaryKeyConstraint("container", "split"),
+)
+
 CHUNK = 50_000
+
+
+def _pack(ids: list[str]) -> bytes:
+    return zlib.compress("\n".join(sorted(ids)).encode(), 1)
+
+
+def _unpack(blob: bytes) -> list[str]:
+    text = zlib.decompress(blob).decode()
+    return text.split("\n") if text else []
 
 
 class RecordLedger:
     def __init__(self, store: LineageStore):
         self.store = store
-        metadata.create_all(store.engine, tables=[members, counts])
+        metadata.create_all(store.engine, tables=[members, counts, sets])
 
     def add(self, container: str, assignment: dict[str, list[str]]) -> int:
         """Idempotent: a version's membership is written once (a second write adds nothing)."""
@@ -55,6 +78,8 @@ class RecordLedger:
                 conn.execute(members.insert(), rows[i:i + CHUNK])
             conn.execute(counts.insert(), [{"container": container, "split": split, "records": len(ids)}
                                            for split, ids in assignment.items()])
+            conn.execute(sets.insert(), [{"container": container, "split": split, "ids": _pack(ids)}
+                                         for split, ids in assignment.items()])
         return len(rows)
 
     def containers(self, record_id: str) -> list[tuple[str, str]]:
@@ -70,8 +95,13 @@ class RecordLedger:
         return {r.split: int(r.records) for r in rows}
 
     def records(self, container: str) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = defaultdict(list)
+        """split -> sorted record ids, from the version's stored sets (from the membership
+        rows for a version written before the sets existed)."""
         with self.store.engine.connect() as conn:
+            rows = conn.execute(sa.select(sets.c.split, sets.c.ids).where(sets.c.container == container)).all()
+            if rows:
+                return {r.split: _unpack(r.ids) for r in rows}
+            out: dict[str, list[str]] = defaultdict(list)
             for rid, split in conn.execute(sa.select(members.c.record_id, members.c.split)
                                            .where(members.c.container == container)):
                 out[split].append(rid)
@@ -79,16 +109,10 @@ class RecordLedger:
 
     def diff(self, a: str, b: str) -> dict:
         """Records in b and not a (added), in a and not b (removed), and those that moved
-        split: anti-joins and a join on the primary key, in the database."""
-        ma, mb = members.alias("a"), members.alias("b")
-
-        def only_in(x, y, x_name, y_name):
-            return (sa.select(x.c.record_id).where(x.c.container == x_name, ~sa.exists().where(
-                y.c.container == y_name, y.c.record_id == x.c.record_id)).order_by(x.c.record_id))
-
-        moved = (sa.select(ma.c.record_id).join(mb, sa.and_(mb.c.record_id == ma.c.record_id, mb.c.container == b))
-                 .where(ma.c.container == a, ma.c.split != mb.c.split).order_by(ma.c.record_id))
-        with self.store.engine.connect() as conn:
-            return {"added": list(conn.execute(only_in(mb, ma, b, a)).scalars()),
-                    "removed": list(conn.execute(only_in(ma, mb, a, b)).scalars()),
-                    "moved_split": list(conn.execute(moved).scalars())}
+        split; set operations over the two versions' stored sets."""
+        ra, rb = self.records(a), self.records(b)
+        all_a, all_b = set(chain.from_iterable(ra.values())), set(chain.from_iterable(rb.values()))
+        moved: set[str] = set()
+        for split, ids in ra.items():
+            moved |= all_b.intersection(ids).difference(rb.get(split, ()))
+        return {"added": sorted(all_b - all_a), "removed": sorted(all_a - all_b), "moved_split": sorted(moved)}
