@@ -1,6 +1,6 @@
 import dagster as dg
 
-from assets._context import stage_lineage
+from assets._context import RECORD_FIELDS, lineage_start, lineage_summary, stage_lineage
 from assets.partitions import annotation_batches, batches
 from lepton.annotation.batches import write_annotation_batch
 from lepton.annotation.resolve import resolve_snapshot
@@ -27,6 +27,7 @@ CODE_VERSION = "annotation-2"
 def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label_studio: LabelStudioResource,
                      mlflow: MlflowResource, lineage: LineageResource,
                      governance: GovernanceResource) -> dg.MaterializeResult:
+    lineage_start(context, lineage)
     batch = sensitivity["batch_id"]
     records, withheld = governed_records(sensitivity["records_path"])
     studio = label_studio.studio(on_retry=context.log.warning)
@@ -62,7 +63,7 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
         "queue": "uncertainty first" if model_version else "push order",
         "uncertainty_mean": round(sum(uncertainty) / len(uncertainty), 4) if uncertainty else 0.0,
         "uncertainty_max": round(max(uncertainty), 4) if uncertainty else 0.0,
-        "lineage_node": node,
+        **lineage_summary(context, lineage, node),
     })
 
 
@@ -76,13 +77,14 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
 )
 def annotations(context: dg.AssetExecutionContext, workspace: WorkspaceResource, lineage: LineageResource,
                 training: TrainingResource) -> dg.Output[dict]:
+    lineage_start(context, lineage)
     store = SnapshotStore.in_workspace(workspace.home)
     snapshot = store.load(context.partition_key)
     resolved = resolve_snapshot(snapshot)
     tokenizer_name, offsets = token_offsets_for(training.base_encoder)
     batch = write_annotation_batch(workspace.folder("work", "annotations"), store.path(context.partition_key),
                                    snapshot, resolved, tokenizer_name, offsets)
-    stage_lineage(context, lineage, CODE_VERSION).annotation(
+    node = stage_lineage(context, lineage, CODE_VERSION).annotation(
         batch["batch_id"], batch["record_batches"], project=snapshot["project_id"], schema=snapshot["label_schema_version"],
         documents=batch["documents"], spans=batch["spans"], **batch["changes"],
         quarantined_tasks=batch["quarantined_tasks"], annotators=batch["annotators"],
@@ -106,6 +108,7 @@ def annotations(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
         "label_schema_version": batch["label_schema_version"],
         "report": dg.MetadataValue.path(batch["report"]),
         "source": "Label Studio snapshot",
+        **lineage_summary(context, lineage, node, fields=RECORD_FIELDS),
     })
 
 

@@ -1,14 +1,15 @@
+import hashlib
 import json
 import shutil
 
 import dagster as dg
 
-from assets._context import stage_lineage
+from assets._context import RECORD_FIELDS, lineage_start, lineage_summary, stage_lineage
 from assets.annotation import annotations
 from lepton.annotation.batches import batch_pointers
 from lepton.annotation.schema import schema_version
 from lepton.corpus.ingest import read_records
-from lepton.datasets.version import build_dataset
+from lepton.datasets.version import MANIFEST, build_dataset
 from lepton.validation.distribution import family_keys, profile, split_rows
 from resources import (
     DvcResource, GovernanceResource, KeyringResource, LineageResource, TrainingResource, WorkspaceResource,
@@ -32,6 +33,7 @@ class GateNotPassed(Exception):
 def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResource, dvc: DvcResource,
                     keyring: KeyringResource, lineage: LineageResource, training: TrainingResource,
                     governance: GovernanceResource) -> dg.Output[dict]:
+    lineage_start(context, lineage)
     stage = stage_lineage(context, lineage, CODE_VERSION)
     # Each annotation batch is the project's whole annotated state at one sync: the dataset
     # takes the latest that passed its gate. Blocking checks stop this asset within a run;
@@ -83,9 +85,9 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
                          rows=rows, annotation_batches=manifest["provenance"]["annotation_batches"],
                          labels_total=prof["labels_total"],
                          dagster_run_id=context.run.run_id)
-    stage.dataset(version, [(chosen["batch_id"], chosen["validation"])], members=assignment, dataset=DATASET,
-                  key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
-                  **{f"rows_{k}": v for k, v in rows.items()})
+    node = stage.dataset(version, [(chosen["batch_id"], chosen["validation"])], members=assignment, dataset=DATASET,
+                         key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
+                         **{f"rows_{k}": v for k, v in rows.items()})
     return dg.Output(
         {"version": version, "path": str(out_dir), "dataset": DATASET, "rows": rows,
          "annotation_batches": manifest["provenance"]["annotation_batches"], "profile": prof,
@@ -103,6 +105,8 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
             "restore": f"lepton dataset restore {version} <dir>",
             "labels_per_split": dg.MetadataValue.json(manifest["labels"]),
             "dvc_file": dg.MetadataValue.path(tracked["dvc_file"]),
-            "lineage_node": f"dataset_version:{version}",
+            **lineage_summary(context, lineage, node, fields=RECORD_FIELDS, manifest={
+                "merkle_root": manifest["merkle_root"], "key_id": manifest["key_id"], "rows": rows,
+                "manifest_sha256": hashlib.sha256((out_dir / MANIFEST).read_bytes()).hexdigest()}),
         },
     )

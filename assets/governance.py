@@ -1,16 +1,23 @@
+import json
+
 import dagster as dg
 
-from assets._context import stage_lineage
+from assets._context import RECORD_FIELDS, lineage_start, lineage_summary, stage_lineage
 from assets.ingestion import QUARANTINE_PURPOSE
 from assets.partitions import batches
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.pii import ner_person_detector
 from lepton.governance.stages import apply_policy, clean_batch, detect_batch
+from lepton.lineage.store import node_id
 from resources import (
     GovernanceResource, GreatExpectationsResource, KeyringResource, LineageResource, MlflowResource, WorkspaceResource,
 )
 
 CODE_VERSION = "governance-1"
+FINDINGS_FIELDS = [("record_id", "string"), ("findings", "array")]
+GOVERNED_FIELDS = [("record_id", "string"), ("source", "string"), ("line", "integer"), ("sensitivity", "string"),
+                   ("action", "string"), ("pii_types", "array"), ("text", "string"), ("text_encrypted", "string"),
+                   ("spans", "array")]
 RESTRICTED_PURPOSE = "restricted-fields"
 
 
@@ -22,6 +29,11 @@ def _counts_table(counts: dict, prefix: str) -> dict:
     return {k.removeprefix(prefix): v for k, v in sorted(counts.items()) if k.startswith(prefix)}
 
 
+def _pii_types(findings_path: str) -> list[str]:
+    with open(findings_path, encoding="utf-8") as fh:
+        return sorted({f["type"] for line in fh if line.strip() for f in json.loads(line)["findings"]})
+
+
 @dg.asset(
     group_name="governance", kinds={"python"}, owners=["team:data-governance"], code_version=CODE_VERSION,
     partitions_def=batches,
@@ -31,6 +43,7 @@ def _counts_table(counts: dict, prefix: str) -> dict:
 def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, workspace: WorkspaceResource,
                     governance: GovernanceResource, lineage: LineageResource,
                     keyring: KeyringResource, gx: GreatExpectationsResource) -> dg.Output[dict]:
+    lineage_start(context, lineage)
     batch = raw_documents["batch_id"]
     stage = stage_lineage(context, lineage, CODE_VERSION)
     # The blocking contract stops this asset within a run; this guard covers later runs and
@@ -42,13 +55,14 @@ def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, work
     quarantine = workspace.path("work", "clean", batch, "quarantine.jsonl")
     cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
     report = clean_batch(raw_documents["records_path"], out, quarantine, governance.max_chars, protect=cipher.encrypt)
-    stage.cleaning(batch, **report.to_dict()["counts"],
-                                                           records_out=report.records_out)
+    node = stage.cleaning(batch, **report.to_dict()["counts"], records_out=report.records_out)
     return dg.Output(
         {"batch_id": batch, "records_path": str(out), "quarantine_path": str(quarantine)},
         metadata={"records_in": report.records_in, "records_out": report.records_out,
                   "quarantined": report.quarantined, "balanced": report.balanced,
-                  "changes": dg.MetadataValue.json(dict(report.counts))},
+                  "changes": dg.MetadataValue.json(dict(report.counts)),
+                  **lineage_summary(context, lineage, node, fields=RECORD_FIELDS,
+                                    counts={"records_in": report.records_in, "quarantined": report.quarantined})},
     )
 
 
@@ -59,7 +73,9 @@ def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, work
                 "champion model once one exists): type, offsets, detector and confidence — never the value.",
 )
 def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, workspace: WorkspaceResource,
-                 governance: GovernanceResource, mlflow: MlflowResource) -> dg.Output[dict]:
+                 governance: GovernanceResource, mlflow: MlflowResource, lineage: LineageResource) -> dg.Output[dict]:
+    lineage_start(context, lineage)
+    batch = clean_documents["batch_id"]
     person = None
     champion = mlflow.store().champion() if governance.use_champion_for_persons else None
     if champion is not None:
@@ -68,15 +84,21 @@ def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, works
         model = mlflow_lib.pyfunc.load_model(f"models:/{champion['name']}@champion")
         person = ner_person_detector(model.predict)
         context.log.info(f"person names from {champion['name']} v{champion['version']}")
-    findings = workspace.path("work", "pii", clean_documents["batch_id"], "findings.jsonl")
+    findings = workspace.path("work", "pii", batch, "findings.jsonl")
     report = detect_batch(clean_documents["records_path"], findings, governance.detector(person))
+    by_type = _counts_table(report.counts, "type.")
     return dg.Output(
-        {"batch_id": clean_documents["batch_id"], "findings_path": str(findings)},
+        {"batch_id": batch, "findings_path": str(findings), "pii_types": sorted(by_type)},
         metadata={"records": report.records_in,
                   "records_with_pii": report.counts.get("records_with_pii", 0),
-                  "findings_by_type": dg.MetadataValue.json(_counts_table(report.counts, "type.")),
+                  "findings_by_type": dg.MetadataValue.json(by_type),
                   "findings_by_detector": dg.MetadataValue.json(_counts_table(report.counts, "detector.")),
-                  "person_model": f"{champion['name']} v{champion['version']}" if champion else "(none yet)"},
+                  "person_model": f"{champion['name']} v{champion['version']}" if champion else "(none yet)",
+                  **lineage_summary(context, lineage, None, output=f"pii_findings:{batch}", version=batch,
+                                    inputs_extra=[node_id("clean_batch", batch)], fields=FINDINGS_FIELDS,
+                                    governance={"pii_types": sorted(by_type)},
+                                    counts={"records": report.records_in,
+                                            "records_with_pii": report.counts.get("records_with_pii", 0)})},
     )
 
 
@@ -89,6 +111,7 @@ def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, works
 def sensitivity(context: dg.AssetExecutionContext, clean_documents: dict, pii_findings: dict,
                 workspace: WorkspaceResource, governance: GovernanceResource, keyring: KeyringResource,
                 lineage: LineageResource) -> dg.Output[dict]:
+    lineage_start(context, lineage)
     batch = clean_documents["batch_id"]
     out = workspace.path("work", "governed", batch, "records.jsonl")
     report, encrypted = apply_policy(clean_documents["records_path"], pii_findings["findings_path"], out,
@@ -97,11 +120,16 @@ def sensitivity(context: dg.AssetExecutionContext, clean_documents: dict, pii_fi
     actions = _counts_table(report.counts, "action.")
     governance.audit().append("policy.applied", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
                               classes=classes, actions=actions, encrypted_record_ids=encrypted)
-    stage_lineage(context, lineage, CODE_VERSION).policy(batch, classes=classes, actions=actions)
+    node = stage_lineage(context, lineage, CODE_VERSION).policy(batch, classes=classes, actions=actions)
+    # an output of pii_findings from before it listed its types has only the file
+    pii_types = (pii_findings["pii_types"] if "pii_types" in pii_findings
+                 else _pii_types(pii_findings["findings_path"]))
     return dg.Output(
         {"batch_id": batch, "records_path": str(out), "withheld": len(encrypted)},
         metadata={"records": report.records_in, "by_class": dg.MetadataValue.json(classes),
                   "by_action": dg.MetadataValue.json(actions),
                   "withheld_encrypted": len(encrypted),
-                  "spans_touching_redaction": report.counts.get("spans_touching_redaction", 0)},
+                  "spans_touching_redaction": report.counts.get("spans_touching_redaction", 0),
+                  **lineage_summary(context, lineage, node, fields=GOVERNED_FIELDS,
+                                    governance={"sensitivity_classes": classes, "pii_types": pii_types})},
     )

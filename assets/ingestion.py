@@ -1,6 +1,6 @@
 import dagster as dg
 
-from assets._context import stage_lineage
+from assets._context import RECORD_FIELDS, lineage_start, lineage_summary, stage_lineage
 from assets.partitions import batches
 from lepton.corpus.landing import BatchRegistry
 from lepton.corpus.ingest import ingest_folder
@@ -22,6 +22,7 @@ CODE_VERSION = "ingest-1"
 def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
                   lineage: LineageResource, governance: GovernanceResource,
                   keyring: KeyringResource, ingestion: IngestionResource) -> dg.Output[dict]:
+    lineage_start(context, lineage)
     batch_id = context.partition_key
     # The batch is the registered file version, copied once into the workspace: a landing
     # file changed later is a new batch and cannot alter this one.
@@ -36,7 +37,7 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
     report = ingest_folder(snapshot_dir, records, quarantine, protect=cipher.encrypt, options=ingestion.options())
     files = report.to_dict()["files"]
     write_batch_meta(batch_dir, batch_id)
-    stage_lineage(context, lineage, CODE_VERSION).ingestion(batch_id, files)
+    node = stage_lineage(context, lineage, CODE_VERSION).ingestion(batch_id, files)
     governance.audit().append("ingest", f"record_batch:{batch_id}", actor="dagster:" + context.run.run_id,
                               files=[{k: f[k] for k in ("source", "sha256", "records_in", "accepted", "quarantined")}
                                      for f in files])
@@ -60,7 +61,7 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
                     f"| {f['source']} | {f['records_in']} | {f['accepted']} | {f['quarantined']} | "
                     f"{', '.join(f'{k}: {v}' for k, v in sorted(f['rules'].items())) or '-'} |" for f in files)),
             "quarantine_file": dg.MetadataValue.path(str(quarantine)),
-            "lineage_node": f"record_batch:{batch_id}",
+            **lineage_summary(context, lineage, node, fields=RECORD_FIELDS),
         },
     )
 

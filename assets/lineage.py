@@ -1,6 +1,6 @@
 import dagster as dg
 
-from assets._context import stage_lineage
+from assets._context import lineage_start, lineage_summary, stage_lineage
 from assets.training import ner_model
 from lepton.lineage.completeness import gaps
 from lepton.lineage.ledger import RecordLedger
@@ -20,6 +20,7 @@ CHECK = "lineage_complete"
 )
 def lineage_graph(context: dg.AssetExecutionContext, ner_model: dict, lineage: LineageResource,
                   workspace: WorkspaceResource) -> dg.Output[dict]:
+    lineage_start(context, lineage)
     store = lineage.store
     run = node_id("training_run", ner_model["run_id"])
     walk = store.upstream(run)
@@ -33,7 +34,9 @@ def lineage_graph(context: dg.AssetExecutionContext, ner_model: dict, lineage: L
         metadata={"training_run": run, "upstream_nodes_by_kind": dg.MetadataValue.json(kinds),
                   "records_by_split": dg.MetadataValue.json(counts),
                   "picture": dg.MetadataValue.path(str(picture)),
-                  "query": f"lepton lineage upstream {run} --json"},
+                  **lineage_summary(context, lineage, None, output=f"lineage_graph:{ner_model['run_id']}",
+                                    version=ner_model["run_id"], inputs_extra=[run],
+                                    counts={"upstream_nodes": len(walk), "records_by_split": counts})},
     )
 
 

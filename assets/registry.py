@@ -1,6 +1,6 @@
 import dagster as dg
 
-from assets._context import stage_lineage
+from assets._context import lineage_start, lineage_summary, stage_lineage
 from assets.lineage import CHECK, lineage_graph
 from lepton.lineage.store import node_id
 from lepton.tracking.mlflow_store import CHAMPION
@@ -21,6 +21,7 @@ class LineageIncomplete(Exception):
 )
 def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow: MlflowResource,
                      training: TrainingResource, lineage: LineageResource) -> dg.Output[dict]:
+    lineage_start(context, lineage)
     stage = stage_lineage(context, lineage, CODE_VERSION)
     # The blocking lineage_complete check stops this asset within a run; this guard covers
     # a later run that would register a model whose lineage was found incomplete.
@@ -43,6 +44,6 @@ def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow:
             "alias": CHAMPION if reg["promoted"] else "(none)",
             "test_f1": dg.MetadataValue.float(reg["f1"]), "f1_floor": reg["f1_floor"],
             "model_uri": f"models:/{reg['name']}/{reg['version']}",
-            "lineage_node": node,
+            **lineage_summary(context, lineage, node),
         },
     )

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets._context import stage_lineage
+from assets._context import lineage_start, lineage_summary, stage_lineage
 from lepton.ner.run import dvc_training_outputs, train_and_log
 from resources import (
     DvcResource, GreatExpectationsResource, KeyringResource, LineageResource, MlflowResource, TrainingResource,
@@ -24,6 +24,7 @@ class DatasetNotValidated(Exception):
 def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring: KeyringResource,
               mlflow: MlflowResource, training: TrainingResource, lineage: LineageResource,
               dvc: DvcResource, gx: GreatExpectationsResource) -> dg.Output[dict]:
+    lineage_start(context, lineage)
     # The blocking dataset check stops this asset within a run; this guard covers later
     # runs and backfills, which could otherwise train on a version whose contract failed.
     stage = stage_lineage(context, lineage, CODE_VERSION)
@@ -44,7 +45,7 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
     for rel_path, text in dvc_training_outputs(result).items():  # read by `dvc metrics/plots show`
         dvc_store.write_text(rel_path, text)
     test = result["test"]
-    stage.training(
+    node = stage.training(
         result["run_id"], dataset_version["version"], base_encoder=training.base_encoder,
         test_f1=round(test["f1"], 4), best_epoch=result["best_epoch"], augmentation=result["augmentation"])
     return dg.Output(
@@ -71,6 +72,6 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
             "spans_misaligned": sum(a["misaligned"] for a in result["alignment"].values()),
             "documents_windowed": sum(a["documents_windowed"] for a in result["alignment"].values()),
             "dataset_version": dataset_version["version"],
-            "lineage_node": f"training_run:{result['run_id']}",
+            **lineage_summary(context, lineage, node),
         },
     )

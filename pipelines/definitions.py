@@ -42,7 +42,7 @@ CHECKS = [raw_documents_contract, annotations_contract, annotation_agreement, da
 def build_resources(s: Settings) -> dict:
     return {
         "workspace": WorkspaceResource(home=str(s.home), landing_url=s.landing_url),
-        "lineage": LineageResource(url=s.lineage_url),
+        "lineage": LineageResource(url=s.lineage_url, events_file=str(s.home / "work" / "openlineage" / "events.jsonl")),
         "keyring": KeyringResource(key_file=str(s.key_file), keyring_path=str(s.home / "keys" / "keyring.json")),
         "dvc": DvcResource(repo_dir=str(s.dvc_repo), remote_url=s.dvc_remote,
                            pipeline_file=str(REPO_ROOT / "dvc.yaml")),

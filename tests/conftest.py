@@ -46,6 +46,8 @@ def workspace_env(tmp_path, monkeypatch, label_studio):
     for var in ("MLFLOW_TRACKING_URI", "LEPTON_LINEAGE_URL", "LEPTON_MASTER_KEY", "LEPTON_LANDING",
                 "LEPTON_DVC_REMOTE", "LEPTON_DVC_REPO", "LEPTON_KEY_FILE"):
         monkeypatch.delenv(var, raising=False)
+    for var in [v for v in os.environ if v.startswith("OPENLINEAGE")]:  # events go to the workspace's file
+        monkeypatch.delenv(var)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     (home / "dagster").mkdir(parents=True)

@@ -116,6 +116,84 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     down = downstream_of_record(store, ledger, some)
     assert [m["node"] for m in down["model_versions"]] == [f"model_version:{s.model_name}/1"]
 
+    # OpenLineage: a valid START and COMPLETE (one run id) for every asset materialization,
+    # in the workspace's events file; each materialization shows its lineage summary
+    import hashlib
+
+    from lepton.datasets.version import read_manifest
+    from lepton.lineage.openlineage import run_id_for, validate_event
+
+    events_text = (s.home / "work" / "openlineage" / "events.jsonl").read_text(encoding="utf-8")
+    events = [json.loads(line) for line in events_text.splitlines()]
+    for event in events:
+        validate_event(event)
+    ol_runs: dict = {}
+    for event in events:
+        ol_runs.setdefault((event["job"]["name"], event["run"]["runId"]), []).append(event)
+    dagster_runs = {r.run_id for r in chain.runs()}
+    seen: dict = {}
+    for r in chain.runs():
+        for e in r.get_asset_materialization_events():
+            job, md = e.asset_key.to_user_string(), e.materialization.metadata
+            ol_run = run_id_for(r.run_id, job)
+            pair = ol_runs.get((job, ol_run), [])
+            assert [p["eventType"] for p in pair] == ["START", "COMPLETE"], (job, r.run_id)
+            complete = pair[1]
+            assert complete["run"]["facets"]["parent"]["run"]["runId"] == r.run_id
+            assert complete["run"]["facets"]["parent"]["job"]["name"] == r.job_def.name
+            assert len(complete["outputs"]) == 1 and complete["inputs"]
+            assert md["openlineage_run_id"].value == ol_run
+            assert md["lineage_query"].value.startswith("lepton lineage upstream ")
+            assert isinstance(md["lineage_counts"].value, dict)
+            upstream = md["lineage_upstream"].value
+            assert upstream, job
+            for u in upstream:  # every upstream version pinned to the run that made it (sources: none)
+                assert u["version"] and u["node"].endswith(u["version"])
+                if not u["node"].startswith(("input_file:", "label_schema:")):
+                    assert u["run_id"] in dagster_runs, (job, u)
+            seen.setdefault(job, []).append((r, md, complete))
+    assert set(seen) == chain.materialized()
+    [(_, ds_meta, ds_event)] = seen["dataset_version"]
+    [ds_out] = ds_event["outputs"]
+    manifest = read_manifest(ds["path"])
+    assert ds_out["name"] == ds_meta["lineage_node"].value == f"dataset_version:{ds['version']}"
+    assert ds_out["facets"]["version"]["datasetVersion"] == ds["version"] == ds_meta["dataset_version"].value
+    assert (ds_out["facets"]["lepton_manifest"]["merkle_root"] == manifest["merkle_root"]
+            == ds_meta["merkle_root"].value)
+    assert ds_out["facets"]["lepton_manifest"]["key_id"] == manifest["key_id"]
+    assert ds_out["facets"]["lepton_manifest"]["rows"] == ds["rows"]
+    assert ds_out["facets"]["lepton_manifest"]["manifest_sha256"] == hashlib.sha256(
+        (Path(ds["path"]) / "manifest.json").read_bytes()).hexdigest()
+    assert [f["name"] for f in ds_out["facets"]["schema"]["fields"]] == ["record_id", "source", "line", "text",
+                                                                          "spans"]
+    assert ds_meta["lineage_counts"].value["records_by_split"] == ds["rows"]
+    [annotation_batch] = ds["annotation_batches"]
+    [batch_key] = [k for k, snap in chain.snapshots.items() if snap == annotation_batch]
+    ds_upstream = {u["node"]: u for u in ds_meta["lineage_upstream"].value}
+    assert ds_upstream[f"annotation_batch:{annotation_batch}"]["run_id"] == chain.annotated[batch_key].run_id
+    assert ds_upstream[f"annotation_batch:{annotation_batch}"]["edge"] == "derived-from"
+    assert f"annotation_batch:{annotation_batch}" in {i["name"] for i in ds_event["inputs"]}
+    [(_, model_meta, _)] = seen["ner_model"]
+    assert {u["node"]: u["run_id"] for u in model_meta["lineage_upstream"].value}[
+        f"dataset_version:{ds['version']}"] == chain.final.run_id
+    [(_, reg_meta, reg_event)] = seen["registered_model"]
+    assert reg_event["outputs"][0]["name"] == reg_meta["lineage_node"].value == f"model_version:{s.model_name}/1"
+    assert reg_meta["lineage_counts"].value["records_by_split"] == ds["rows"]
+    # governance facets: the sensitivity classes the materialization shows, the PII types found
+    pii_by_run = {r.run_id: md for r, md, _ in seen["pii_findings"]}
+    assert len(seen["sensitivity"]) == len(chain.batches) == len(pii_by_run)
+    for r, md, event in seen["sensitivity"]:
+        gov = event["outputs"][0]["facets"]["lepton_governance"]
+        assert gov["sensitivity_classes"] == md["by_class"].value
+        assert gov["pii_types"] == sorted(pii_by_run[r.run_id]["findings_by_type"].value)
+    for r, md, event in seen["pii_findings"]:
+        assert event["outputs"][0]["facets"]["lepton_governance"]["pii_types"] == sorted(
+            md["findings_by_type"].value)
+    # ids, hashes, counts and class names only: no record text in any event
+    clean_texts = [json.loads(line)["text"] for f in sorted((s.home / "work" / "clean").glob("*/records.jsonl"))
+                   for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert clean_texts and all(t not in events_text for t in clean_texts)
+
     # `lepton reproduce`: the dataset version fetched from the DVC remote by its id, the
     # recorded settings and seed; training on CPU is deterministic, so the metrics match exactly
     from click.testing import CliRunner
@@ -207,6 +285,20 @@ def test_a_dataset_is_refused_when_no_batch_passed(workspace_env, tmp_path):
         failure = [e for e in chain.final.all_events if e.event_type_value == "STEP_FAILURE"][0]
         assert "no annotation batch has a passing validation" in failure.event_specific_data.error.to_string()
     assert not (s.dvc_repo / "datasets").exists()
+    # the failed step's OpenLineage run is closed with a FAIL that names the error's kind only
+    from lepton.lineage.openlineage import validate_event
+
+    events = [json.loads(line) for line in (s.work_dir / "openlineage" / "events.jsonl").open()]
+    for e in events:
+        validate_event(e)
+    fails = {e["job"]["name"]: e for e in events if e["eventType"] == "FAIL"}
+    # only the refused build failed: the annotations asset completed and its blocking check,
+    # which has no OpenLineage run of its own, failed
+    assert set(fails) == {"dataset_version"}
+    fail = fails["dataset_version"]
+    assert "GateNotPassed" in fail["run"]["facets"]["errorMessage"]["message"]
+    assert [e["eventType"] for e in events if e["run"]["runId"] == fail["run"]["runId"]] == ["START", "FAIL"]
+    assert "Oslo" not in json.dumps(events)
     assert _mlflow(s).champion() is None
     from mlflow.exceptions import MlflowException
 

@@ -190,7 +190,7 @@ class Emitter:
         return event
 
 
-def _standard_config_present() -> bool:
+def standard_config_present() -> bool:
     if os.environ.get("OPENLINEAGE_URL") or os.environ.get("OPENLINEAGE_CONFIG"):
         return True
     if any(k.startswith("OPENLINEAGE__TRANSPORT__") for k in os.environ):
@@ -221,7 +221,7 @@ def emitter_from_env(default_file: Path) -> Emitter | None:
     if os.environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
         return None
     namespace = os.environ.get("OPENLINEAGE_NAMESPACE") or DEFAULT_NAMESPACE
-    if _standard_config_present():
+    if standard_config_present():
         return Emitter(_client_from_openlineage_config(), namespace)
     default_file = Path(default_file)
     default_file.parent.mkdir(parents=True, exist_ok=True)
