@@ -120,8 +120,11 @@ def _emit(context: dg.AssetExecutionContext, lineage: LineageResource, state: st
 
 def _pinned(store: LineageStore, nid: str, edge: str) -> dict:
     """An upstream node with the run (and code version) that produced it: the run that wrote
-    the edges into it, the earliest where several did; none for a source such as an input file."""
-    made = [e for p, _ in store.parents(nid) if (e := store.edge(p, nid)) is not None]
+    the edges into it, the earliest where several did; for a source (an input file, a label
+    schema, an alias change), which has none, the run that first linked it onward, i.e. the
+    run that recorded it."""
+    made = ([e for p, _ in store.parents(nid) if (e := store.edge(p, nid)) is not None]
+            or [e for c, _ in store.children(nid) if (e := store.edge(nid, c)) is not None])
     first = min(made, key=lambda e: e["created_at"]) if made else {}
     return {"node": nid, "edge": edge, "version": _key(nid), "run_id": first.get("run_id"),
             "code_version": first.get("code_version")}

@@ -49,7 +49,9 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
     context.log.info(f"{pushed['pushed']} tasks pushed, {pushed['already_present']} already in project {project.id}")
     governance.audit().append("export.label_studio", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
                               project=project.id, server=label_studio.url, **pushed, withheld_restricted=withheld)
-    node = stage.annotation_tasks(batch, project.id, project.schema_version, records=len(records),
+    made = (stage.predictions(batch, f"{champion['name']}/{champion['version']}", records=len(records))
+            if predictions else None)
+    node = stage.annotation_tasks(batch, project.id, project.schema_version, predictions=made, records=len(records),
                                   withheld=withheld, model_version=model_version, **pushed)
     uncertainty = [p.uncertainty for p in predictions] if predictions else []
     return dg.MaterializeResult(metadata={

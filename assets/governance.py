@@ -8,7 +8,6 @@ from assets.partitions import batches
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.pii import ner_person_detector
 from lepton.governance.stages import apply_policy, clean_batch, detect_batch
-from lepton.lineage.store import node_id
 from resources import (
     GovernanceResource, GreatExpectationsResource, KeyringResource, LineageResource, MlflowResource, WorkspaceResource,
 )
@@ -87,6 +86,8 @@ def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, works
     findings = workspace.path("work", "pii", batch, "findings.jsonl")
     report = detect_batch(clean_documents["records_path"], findings, governance.detector(person))
     by_type = _counts_table(report.counts, "type.")
+    node = stage_lineage(context, lineage, CODE_VERSION).pii(
+        batch, by_type=by_type, records=report.records_in, records_with_pii=report.counts.get("records_with_pii", 0))
     return dg.Output(
         {"batch_id": batch, "findings_path": str(findings), "pii_types": sorted(by_type)},
         metadata={"records": report.records_in,
@@ -94,11 +95,8 @@ def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, works
                   "findings_by_type": dg.MetadataValue.json(by_type),
                   "findings_by_detector": dg.MetadataValue.json(_counts_table(report.counts, "detector.")),
                   "person_model": f"{champion['name']} v{champion['version']}" if champion else "(none yet)",
-                  **lineage_summary(context, lineage, None, output=f"pii_findings:{batch}", version=batch,
-                                    inputs_extra=[node_id("clean_batch", batch)], fields=FINDINGS_FIELDS,
-                                    governance={"pii_types": sorted(by_type)},
-                                    counts={"records": report.records_in,
-                                            "records_with_pii": report.counts.get("records_with_pii", 0)})},
+                  **lineage_summary(context, lineage, node, fields=FINDINGS_FIELDS,
+                                    governance={"pii_types": sorted(by_type)})},
     )
 
 

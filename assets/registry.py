@@ -29,11 +29,14 @@ def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow:
     if stage.not_passed(run_node, [CHECK]):
         raise LineageIncomplete(f"{run_node} has no passing lineage_complete check; see the lineage_graph "
                                 "asset's check for the gaps")
+    previous = mlflow.store().champion()
     reg = mlflow.store().register(ner_model["model_uri"], ner_model["run_id"], ner_model["test_f1"],
                                   training.f1_floor)
     node = stage.model_version(
         reg["name"], reg["version"], ner_model["run_id"], test_f1=round(ner_model["test_f1"], 4),
         champion=reg["promoted"], dataset_version=ner_model["dataset_version"])
+    if reg["promoted"]:
+        stage.alias_change(reg["name"], CHAMPION, reg["version"], previous["version"] if previous else None)
     if not reg["promoted"]:
         context.log.warning(f"{reg['name']} v{reg['version']} F1 {reg['f1']:.3f} is below the floor "
                             f"{reg['f1_floor']}: registered but not {CHAMPION}")

@@ -94,9 +94,12 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     store = LineageStore(s.lineage_url)
     walk = store.upstream(f"model_version:{s.model_name}/1")
     kinds = {n.kind for _, n, _, _ in walk}
-    assert kinds == {"model_version", "training_run", "dataset_version", "annotation_batch", "annotation_tasks",
-                     "label_schema", "governed_batch", "clean_batch", "validation_result", "record_batch",
-                     "input_file"}
+    assert kinds == {"model_version", "alias_change", "training_run", "dataset_version", "annotation_batch",
+                     "annotation_tasks", "label_schema", "governed_batch", "pii_findings", "clean_batch",
+                     "validation_result", "record_batch", "input_file"}
+    [promotion] = [(n, e) for _, n, e, _ in walk if n.kind == "alias_change"]
+    assert promotion[1] == "promoted-by" and promotion[0].attrs == {"alias": "champion", "version": 1,
+                                                                    "previous": None}
     files = {n.name for _, n, _, _ in walk if n.kind == "input_file"}
     assert files == {"sample-21.jsonl", "sample-21.conll"}
     # the lineage picture and the completeness check that gates promotion
@@ -147,10 +150,9 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
             assert isinstance(md["lineage_counts"].value, dict)
             upstream = md["lineage_upstream"].value
             assert upstream, job
-            for u in upstream:  # every upstream version pinned to the run that made it (sources: none)
+            for u in upstream:  # every upstream version pinned to the run that made it
                 assert u["version"] and u["node"].endswith(u["version"])
-                if not u["node"].startswith(("input_file:", "label_schema:")):
-                    assert u["run_id"] in dagster_runs, (job, u)
+                assert u["run_id"] in dagster_runs, (job, u)
             seen.setdefault(job, []).append((r, md, complete))
     assert set(seen) == chain.materialized()
     [(_, ds_meta, ds_event)] = seen["dataset_version"]

@@ -113,6 +113,14 @@ def test_annotators_get_the_most_uncertain_task_first(workspace_env, tmp_path, m
         assert preds and all("score" in r for r in preds[0]["result"]), "pre-annotations carry per-span scores"
         studio.annotate(task["id"], [])
     assert served == sorted(pending.values(), reverse=True), "the label stream follows uncertainty, highest first"
+    # lineage: the tasks derive from the champion's prediction batch, itself from the model version
+    from lepton.lineage.store import LineageStore
+
+    store = LineageStore(s2.lineage_url)
+    [tasks_node] = [n for n in store.find("annotation_tasks") if n.name.startswith(key)]
+    [pred] = [p for p, _ in store.parents(tasks_node.node_id) if p.startswith("prediction_batch:")]
+    assert store.parents(pred) == [(f"model_version:{s2.model_name}/1", "derived-from")]
+    assert store.get(pred).attrs["records"] == 8
 
 
 def test_sync_sensor_takes_new_updated_and_deleted_annotations_latest_wins_history_kept(workspace_env, tmp_path):

@@ -14,6 +14,7 @@ VALIDATED_BY = "validated-by"
 TRAINED_ON = "trained-on"
 REGISTERED_FROM = "registered-from"
 GOVERNED_BY = "governed-by"
+PROMOTED_BY = "promoted-by"
 
 
 class StageLineage:
@@ -39,10 +40,25 @@ class StageLineage:
         self._edge(node_id("record_batch", record_batch), nid, DERIVED_FROM)
         return nid
 
+    def pii(self, record_batch: str, **attrs) -> str:
+        """The batch's personal-data findings (types and offsets, never values)."""
+        nid = self.store.add_node("pii_findings", record_batch, **attrs)
+        self._edge(node_id("clean_batch", record_batch), nid, DERIVED_FROM)
+        return nid
+
     def policy(self, record_batch: str, **attrs) -> str:
         """The batch after the sensitivity policy: what annotation and training may see."""
         nid = self.store.add_node("governed_batch", record_batch, **attrs)
         self._edge(node_id("clean_batch", record_batch), nid, GOVERNED_BY)
+        findings = node_id("pii_findings", record_batch)
+        if self.store.get(findings) is not None:  # batches governed before findings were nodes have none
+            self._edge(findings, nid, DERIVED_FROM)
+        return nid
+
+    def predictions(self, record_batch: str, model: str, **attrs) -> str:
+        """A model version's spans on a batch, pushed as pre-annotations; `model` is NAME/VERSION."""
+        nid = self.store.add_node("prediction_batch", f"{record_batch}@{model}", model_version=model, **attrs)
+        self._edge(node_id("model_version", model), nid, DERIVED_FROM)
         return nid
 
     def label_schema(self, version: str, labels: list[str], project: int) -> str:
@@ -50,11 +66,14 @@ class StageLineage:
         annotation batch names the version it was made under."""
         return self.store.add_node("label_schema", version, labels=labels, label_studio_project=project)
 
-    def annotation_tasks(self, record_batch: str, project: int, schema: str, **attrs) -> str:
+    def annotation_tasks(self, record_batch: str, project: int, schema: str, predictions: str | None = None,
+                         **attrs) -> str:
         nid = self.store.add_node("annotation_tasks", f"{record_batch}@project-{project}", project=project,
                                   **attrs)
         self._edge(node_id("governed_batch", record_batch), nid, DERIVED_FROM)
         self._edge(node_id("label_schema", schema), nid, DERIVED_FROM)
+        if predictions is not None:
+            self._edge(predictions, nid, DERIVED_FROM)
         return nid
 
     def annotation(self, annotation_batch: str, record_batches: list[str], project: int | None = None,
@@ -145,4 +164,11 @@ class StageLineage:
     def model_version(self, name: str, version: int, training_run: str, **attrs) -> str:
         nid = self.store.add_node("model_version", f"{name}/{version}", **attrs)
         self._edge(node_id("training_run", training_run), nid, REGISTERED_FROM)
+        return nid
+
+    def alias_change(self, name: str, alias: str, version: int, previous: int | None) -> str:
+        """An alias moved to a model version (the promotion gate let it through)."""
+        nid = self.store.add_node("alias_change", f"{name}@{alias}@{self.run_id}", alias=alias, version=version,
+                                  previous=previous)
+        self._edge(nid, node_id("model_version", f"{name}/{version}"), PROMOTED_BY)
         return nid
