@@ -53,3 +53,47 @@ def test_retention_job_archives_and_purges_only_expired_batches(workspace_env, t
     log = AuditLog(s.home / "audit" / "audit.jsonl")
     assert [e["action"] for e in log.entries()][-2:] == ["retention.archive", "retention.delete"]
     assert log.verify().ok
+
+
+def test_erasure_reaches_into_retention_archives(workspace_env, tmp_path):
+    """A record whose batch was already archived is erased from the archive too: every archive
+    is re-encrypted under a new archive key (without the record where it held it) and the old
+    key destroyed; the landing file loses it as well."""
+    from lepton.corpus.ingest import ReaderOptions
+    from lepton.datasets.dvc_store import DvcStore
+    from lepton.governance.erasure import ErasureStores, erase
+
+    s = Settings.from_env()
+    write_sample(s.landing_dir, 40, seed=3, conll_share=0)
+    (tmp_path / "d").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "d")) as instance:
+        defs = build_definitions(s)
+        [batch] = register_landing(s, instance)
+        defs.resolve_job_def("ingest_batch").execute_in_process(instance=instance, partition_key=batch,
+                                                               asset_selection=GOVERN)
+        meta = s.home / "work" / "raw" / batch / "batch.json"
+        victim = json.loads((s.home / "work" / "raw" / batch / "records.jsonl").read_text().splitlines()[7])
+        aged = json.loads(meta.read_text())
+        aged["ingested_at"] = (datetime.now(timezone.utc) - timedelta(days=3000)).isoformat()
+        meta.write_text(json.dumps(aged))
+        assert defs.resolve_job_def("retention_job").execute_in_process(instance=instance).success
+    assert not (s.home / "work" / "raw" / batch).exists()
+    ring = Keyring(s.home / "keys" / "keyring.json", load_master_key(s.key_file, create=False))
+    old_key = ring.active_key_id("archive")
+    text = victim["text"].encode()
+    assert any(text in p.read_bytes() for p in s.landing_dir.iterdir())
+
+    stores = ErasureStores(home=s.home, landing_url=s.landing_url, readers=ReaderOptions(), keyring=ring,
+                           dvc=DvcStore(s.dvc_repo, s.dvc_remote), lineage=LineageStore(s.lineage_url),
+                           audit=AuditLog(s.home / "audit" / "audit.jsonl"))
+    tomb = erase(stores, [victim["record_id"]], actor="test")
+
+    assert old_key in tomb["data_keys_destroyed"]
+    assert f"archive/{batch}.tar.enc" in [f["file"] for f in tomb["files_rewritten"]]
+    ring = Keyring(s.home / "keys" / "keyring.json", load_master_key(s.key_file, create=False))
+    with open_archive(s.home / "archive" / f"{batch}.tar.enc", ring) as tar:
+        raw = tar.extractfile(f"raw/{batch}/records.jsonl").read().decode()
+        assert victim["record_id"] not in raw and len(raw.splitlines()) == 39
+        assert all(text not in tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())
+    # nothing under the workspace (landing, archive, lineage, audit, keys) holds the text
+    assert [p for p in s.home.rglob("*") if p.is_file() and text in p.read_bytes()] == []

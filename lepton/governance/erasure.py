@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tarfile
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,10 +26,13 @@ import orjson
 
 from lepton.corpus.ingest import ReaderOptions
 from lepton.corpus.landing import BatchRegistry, LandingFile
+from lepton.corpus.textio import format_suffix
+from lepton.crypto.envelope import encrypt_file
 from lepton.crypto.keyring import DESTROYED, Keyring
 from lepton.datasets.version import decrypt_verified, write_successor
 from lepton.governance.audit import AuditLog
 from lepton.governance.purge import Rewrite, planned_rewrites, source_without
+from lepton.governance.retention import ARCHIVE_PURPOSE, open_archive
 from lepton.hashing import sha256_file
 from lepton.lineage.events import DERIVED_FROM
 from lepton.lineage.ledger import RecordLedger
@@ -83,9 +87,23 @@ def records_of_subject(work: Path, subject: str) -> list[str]:
     return sorted(rid for rid, r in ingested(work).items() if needle in r["text"].casefold())
 
 
-def _source_rewrites(stores: ErasureStores, found: dict[str, dict]) -> tuple[list[Rewrite], list[LandingFile]]:
-    """The batch copies of the source files and, where it is a local folder still holding
-    the same file, the landing zone."""
+def _copy_rewrites(stores: ErasureStores, work: Path, found: dict[str, dict]) -> list[Rewrite]:
+    """The batch copies of the source files under a work/-like folder."""
+    readers = stores.readers.readers()
+    by_file: dict[tuple[str, str], set[int]] = {}
+    for r in found.values():
+        by_file.setdefault((r["batch"], r["source"]), set()).add(r["line"])
+    out = []
+    for (batch, source), lines in sorted(by_file.items()):
+        copy = work / "snapshots" / batch / source
+        if copy.exists():
+            out.append(source_without(copy, source, lines, readers.get(format_suffix(Path(source)))))
+    return out
+
+
+def _landing_rewrites(stores: ErasureStores, found: dict[str, dict]) -> tuple[list[Rewrite], list[LandingFile]]:
+    """The landing zone's files, where it is a local folder still holding the file as last
+    registered; each is registered again as rewritten, so it is not ingested again."""
     from upath import UPath
 
     readers = stores.readers.readers()
@@ -94,13 +112,8 @@ def _source_rewrites(stores: ErasureStores, found: dict[str, dict]) -> tuple[lis
     for r in found.values():
         by_file.setdefault((r["batch"], r["source"]), set()).add(r["line"])
     rewrites, landing_files = [], []
-    for (batch, source), lines in sorted(by_file.items()):
-        from lepton.corpus.textio import format_suffix
-
+    for (_, source), lines in sorted(by_file.items()):
         reader = readers.get(format_suffix(Path(source)))
-        copy = stores.work / "snapshots" / batch / source
-        if copy.exists():
-            rewrites.append(source_without(copy, source, lines, reader))
         landing = UPath(stores.landing_url) / source
         if "://" not in stores.landing_url and landing.exists() \
                 and sha256_file(Path(landing)) == registry.seen().get(source):
@@ -162,6 +175,47 @@ def _replace_versions(stores: ErasureStores, name: str, versions: list[dict], id
     return replaced, hmacs, destroyed
 
 
+def _unpack_archives(stores: ErasureStores, into: Path) -> dict[Path, Path]:
+    """Retention archives (encrypted tars of a batch's working folders), each unpacked into a
+    folder laid out like work/: archive -> folder."""
+    out = {}
+    for archive in sorted((stores.home / "archive").glob("*.tar.enc")):
+        tree = into / archive.name
+        with open_archive(archive, stores.keyring) as tar:
+            tar.extractall(tree, filter="data")
+        out[archive] = tree
+    return out
+
+
+def _rewrite_archives(stores: ErasureStores, trees: dict[Path, Path], rewrites: dict[Path, list[Rewrite]],
+                      tmp: Path) -> tuple[list[dict], list[str]]:
+    """Every archive re-encrypted under a new archive key, the ones holding erased records
+    without them; then the old archive keys are destroyed. All archives share their key, so
+    all must move for the old key to go."""
+    _, key_id, key = stores.keyring.rotate_data_key(ARCHIVE_PURPOSE)
+    changed = []
+    for archive, tree in trees.items():
+        before = sha256_file(archive)
+        for rw in rewrites.get(archive, []):
+            rw.apply()
+        tar_path = tmp / f"{archive.name}.tar"
+        with tarfile.open(tar_path, "w") as tar:
+            for folder in sorted(p for p in tree.glob("*/*") if p.is_dir()):
+                tar.add(folder, arcname=f"{folder.parent.name}/{folder.name}")
+        encrypt_file(tar_path, archive, key, key_id, ARCHIVE_PURPOSE, archive.name, deterministic=False)
+        tar_path.unlink()
+        if rewrites.get(archive):
+            changed.append({"file": archive.relative_to(stores.home).as_posix(), "sha256_before": before,
+                            "sha256_after": sha256_file(archive),
+                            "removed": sum(rw.removed for rw in rewrites[archive])})
+    destroyed = []
+    for kid, entry in stores.keyring.entries().items():
+        if entry["dataset"] == ARCHIVE_PURPOSE and kid != key_id and entry["state"] != DESTROYED:
+            stores.keyring.destroy(kid)
+            destroyed.append(kid)
+    return changed, destroyed
+
+
 def erase(stores: ErasureStores, record_ids: list[str], actor: str, retrain: bool = False) -> dict:
     """Erases the records everywhere and returns the tombstone (ids, hashes, what changed)."""
     ids = frozenset(record_ids)
@@ -170,24 +224,36 @@ def erase(stores: ErasureStores, record_ids: list[str], actor: str, retrain: boo
     now = datetime.now(timezone.utc)
     erasure = f"{now.strftime('%Y%m%dT%H%M%S')}-{hashlib.sha256(','.join(sorted(ids)).encode()).hexdigest()[:8]}"
     ledger = RecordLedger(stores.lineage)
-    found = {rid: r for rid, r in ingested(stores.work).items() if rid in ids}
-    reach = {rid: downstream_of_record(stores.lineage, ledger, rid) for rid in ids}
-    unknown = sorted(rid for rid in ids if rid not in found and not reach[rid]["dataset_versions"])
-    if unknown:
-        raise ErasureError(f"record {unknown[0]} is in no ingested batch and no dataset version"
-                           + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
-
-    # 1. plan and check every plaintext rewrite before anything irreversible happens
-    rewrites = planned_rewrites(stores.work, ids)
-    source_rewrites, landing_files = _source_rewrites(stores, found)
-    holding = _datasets_holding(stores, ids, ledger)
-
-    # 2. successors without the records, then the old keys destroyed
-    replaced, hmacs, destroyed = {}, {}, []
     with tempfile.TemporaryDirectory(prefix="lepton-erase-", dir=stores.home) as tmp:
+        tmp = Path(tmp)
+        trees = _unpack_archives(stores, tmp / "archives")
+        found = {rid: r for rid, r in ingested(stores.work).items() if rid in ids}
+        in_archives = {a: {rid: r for rid, r in ingested(tree).items() if rid in ids} for a, tree in trees.items()}
+        reach = {rid: downstream_of_record(stores.lineage, ledger, rid) for rid in ids}
+        unknown = sorted(rid for rid in ids if rid not in found and not reach[rid]["dataset_versions"]
+                         and not any(rid in f for f in in_archives.values()))
+        if unknown:
+            raise ErasureError(f"record {unknown[0]} is in no ingested batch, archive or dataset version"
+                               + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+
+        # 1. plan and check every plaintext rewrite before anything irreversible happens
+        rewrites = planned_rewrites(stores.work, ids)
+        everywhere = {**{rid: r for f in in_archives.values() for rid, r in f.items()}, **found}
+        landing_rewrites, landing_files = _landing_rewrites(stores, everywhere)
+        source_rewrites = _copy_rewrites(stores, stores.work, found) + landing_rewrites
+        archive_rewrites = {a: planned_rewrites(tree, ids) + _copy_rewrites(stores, tree, in_archives[a])
+                            for a, tree in trees.items()}
+        holding = _datasets_holding(stores, ids, ledger)
+
+        # 2. successors without the records, then the old keys destroyed
+        replaced, hmacs, destroyed = {}, {}, []
         for name, versions in holding.items():
-            replaced[name], h, keys = _replace_versions(stores, name, versions, ids, erasure, ledger, Path(tmp))
+            replaced[name], h, keys = _replace_versions(stores, name, versions, ids, erasure, ledger, tmp)
             hmacs.update(h)
+            destroyed += keys
+        archives: list[dict] = []
+        if any(archive_rewrites.values()):
+            archives, keys = _rewrite_archives(stores, trees, archive_rewrites, tmp)
             destroyed += keys
 
     # 3. the plaintext copies, and the landing zone's files registered as already seen
@@ -220,7 +286,7 @@ def erase(stores: ErasureStores, record_ids: list[str], actor: str, retrain: boo
         "record_hmacs": dict(sorted(hmacs.items())),
         "held_in": {rid: [v["node"] for v in reach[rid]["dataset_versions"]] for rid in sorted(ids)},
         "dataset_versions_replaced": replaced, "data_keys_destroyed": destroyed,
-        "files_rewritten": [rw.to_dict(home) for rw in rewrites + source_rewrites],
+        "files_rewritten": [rw.to_dict(home) for rw in rewrites + source_rewrites] + archives,
         "label_studio_tasks_deleted": ls_deleted, "model_versions_tainted": tainted, "retrain": retrain,
     }
     node = stores.lineage.add_node("erasure", erasure, **tombstone)
