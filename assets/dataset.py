@@ -87,6 +87,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
                          dagster_run_id=context.run.run_id)
     node = stage.dataset(version, [(chosen["batch_id"], chosen["validation"])], members=assignment, dataset=DATASET,
                          key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
+                         label_schema=manifest["provenance"]["label_schema_version"],
                          **{f"rows_{k}": v for k, v in rows.items()})
     return dg.Output(
         {"version": version, "path": str(out_dir), "dataset": DATASET, "rows": rows,

@@ -207,6 +207,8 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     out = json.loads(rep.stdout)
     assert out["match"] and out["dataset_version"] == ds["version"] and out["git_commit"]["same"]
     assert out["metrics"]["test_f1"]["reproduced"] == out["metrics"]["test_f1"]["recorded"]
+    assert out["lineage"]["agrees_with_mlflow"] and out["lineage"]["training_run"] == model["run_id"]
+    assert out["lineage"]["annotation_snapshots"] == ds["annotation_batches"]
 
     # nothing new in the landing zone: no new batch; rebuilding gives the same dataset version, pushes nothing
     with _instance(tmp_path / "dagster") as instance:

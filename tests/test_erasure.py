@@ -100,6 +100,7 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(workspace_env, tm
     assert ledger.containers(rid) == [(f"dataset_version:{old}", next(
         k for k, v in others.items() if rid in v))]
     erasure = f"erasure:{tomb['erasure']}"
+    assert down["erasures"] == [erasure]
     assert ("erased-by" in [k for _, k in store.parents(f"dataset_version:{old}")])
     assert (erasure, "tainted-by") in store.parents(f"model_version:{s.model_name}/1")
     assert store.get(erasure).attrs["records"] == [rid]

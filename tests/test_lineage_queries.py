@@ -20,6 +20,8 @@ def _graph(url: str) -> tuple[LineageStore, RecordLedger]:
     second trained on an augmented copy of v2."""
     store = LineageStore(url)
     a = StageLineage(store, run_id="run-a", code_version="t")
+    a.label_schema("s1", ["ORG", "PER"], 1)
+    a.label_schema("s2", ["LOC", "ORG", "PER"], 1)
     a.dataset("v1", [], members={"train": ["r1", "r2", "r3"], "dev": ["r4"], "test": ["r5"]}, label_schema="s1")
     a.training("t1", "v1")
     a.model_version("m", 1, "t1")
@@ -67,6 +69,7 @@ def test_diff_of_two_versions_and_of_two_models(graph):
     d = diff(store, ledger, "dataset_version:v1", "dataset_version:v2")
     assert d["added"] == ["r6"] and d["removed"] == ["r1"] and d["moved_split"] == ["r2"]
     assert d["attributes_changed"]["label_schema"] == {"a": "s1", "b": "s2"}
+    assert d["schema_changes"] == {"a": "s1", "b": "s2", "labels_added": ["LOC"], "labels_removed": []}
     assert diff(store, ledger, "model_version:m/1", "model_version:m/2")["added"] == ["r6"]
 
 

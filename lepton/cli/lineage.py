@@ -86,7 +86,8 @@ def lineage_downstream(record_id: str, as_json: bool) -> None:
     data = downstream_of_record(store, ledger, record_id)
     _emit(data, as_json, lambda d: [f"record {d['record']}"] + [
         f"  in {v['node']} ({v['split']})" for v in d["dataset_versions"]] + [
-        f"  -> {v['node']}" for v in d["derived_datasets"] + d["training_runs"] + d["model_versions"]]
+        f"  -> {v['node']}" for v in d["derived_datasets"] + d["training_runs"] + d["model_versions"]] + [
+        f"  erased by {e}" for e in d["erasures"]]
         if d["dataset_versions"] else [f"record {d['record']} is in no dataset version"])
 
 
@@ -108,7 +109,9 @@ def lineage_diff(a: str, b: str, as_json: bool) -> None:
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     _emit(data, as_json, lambda d: [f"{d['a']} -> {d['b']}: {len(d['added'])} added, {len(d['removed'])} removed, "
-                                    f"{len(d['moved_split'])} moved split"] + [
+                                    f"{len(d['moved_split'])} moved split"] + ([
+        f"  labels added {d['schema_changes']['labels_added']}, removed {d['schema_changes']['labels_removed']}"]
+        if d["schema_changes"] else []) + [
         f"  {k}: {v['a']} -> {v['b']}" for k, v in d["attributes_changed"].items()])
 
 
@@ -197,10 +200,14 @@ def reproduce_cmd(ref: str, tolerance: float, as_json: bool) -> None:
     s = Settings.from_env()
     name, version = _model_ref(s, ref)
     store = mlflow_for(s)
+    from lepton.lineage.store import LineageStore
+
     out = reproduce(store, dvc_for(s), keyring_for(s), name, version, tolerance,
-                    progress=lambda line: click.echo(line, err=True))
+                    progress=lambda line: click.echo(line, err=True), lineage=LineageStore(s.lineage_url))
     _emit(out, as_json, lambda d: [
         f"{d['model_version']} (run {d['run_id']}, dataset {d['dataset_version']}, seed {d['seed']})",
+        f"  annotation snapshots (lineage): {', '.join(d['lineage']['annotation_snapshots']) or 'none'}; "
+        f"lineage and MLflow {'agree' if d['lineage']['agrees_with_mlflow'] else 'DISAGREE'}",
         f"  git commit {'same' if d['git_commit']['same'] else 'DIFFERENT'}: {d['git_commit']['recorded']}",
         f"  lock file  {'same' if d['lock_sha256']['same'] else 'DIFFERENT'}"] + [
         f"  {k}: recorded {v['recorded']}, reproduced {v['reproduced']:.4f}" for k, v in d["metrics"].items()] + [

@@ -161,9 +161,11 @@ def _replace_versions(stores: ErasureStores, name: str, versions: list[dict], id
         rows = {s: e["rows"] for s, e in new_manifest["splits"].items()}
         stores.dvc.record_version(name, new, key_id=key_id, merkle_root=new_manifest["merkle_root"], rows=rows,
                                   replaces=v["version"], erasure=erasure)
-        nid = stores.lineage.add_node("dataset_version", new, dataset=name, key_id=key_id,
-                                      merkle_root=new_manifest["merkle_root"], replaces=v["version"],
-                                      erasure=erasure, **{f"rows_{k}": n for k, n in rows.items()})
+        before = stores.lineage.get(f"dataset_version:{v['version']}")
+        nid = stores.lineage.add_node("dataset_version", new, **{
+            **(before.attrs if before else {}), "dataset": name, "key_id": key_id,
+            "merkle_root": new_manifest["merkle_root"], "replaces": v["version"], "erasure": erasure,
+            **{f"rows_{k}": n for k, n in rows.items()}})
         ledger.add(nid, {s: e["record_ids"] for s, e in new_manifest["splits"].items()})
         removed = sum(manifest["splits"][s]["rows"] - n for s, n in rows.items())
         replaced.append({"old": v["version"], "new": new, "records_removed": removed})

@@ -39,7 +39,9 @@ def downstream_of_record(store: LineageStore, ledger: RecordLedger, record_id: s
             "dataset_versions": [{"node": c, "split": s} for c, s in versions],
             "training_runs": [v for v in reached.values() if v["kind"] == "training_run"],
             "model_versions": [v for v in reached.values() if v["kind"] == "model_version"],
-            "derived_datasets": [v for v in reached.values() if v["kind"] == "augmented_dataset"]}
+            "derived_datasets": [v for v in reached.values() if v["kind"] == "augmented_dataset"],
+            # what happened to it since: erasures name their records in their tombstone
+            "erasures": [n.node_id for n in store.find("erasure") if record_id in n.attrs.get("records", [])]}
 
 
 def upstream_of(store: LineageStore, ledger: RecordLedger, nid: str, with_records: bool = False) -> dict:
@@ -75,7 +77,21 @@ def diff(store: LineageStore, ledger: RecordLedger, a: str, b: str) -> dict:
         raise LookupError(f"no lineage node {da if na is None else db!r}")
     changed = {k: {"a": na.attrs.get(k), "b": nb.attrs.get(k)} for k in sorted(set(na.attrs) | set(nb.attrs))
                if na.attrs.get(k) != nb.attrs.get(k)}
-    return {"a": da, "b": db, **ledger.diff(da, db), "attributes_changed": changed}
+    return {"a": da, "b": db, **ledger.diff(da, db), "attributes_changed": changed,
+            "schema_changes": _schema_changes(store, na.attrs.get("label_schema"), nb.attrs.get("label_schema"))}
+
+
+def _schema_changes(store: LineageStore, a: str | None, b: str | None) -> dict:
+    """The label set each version was annotated under, where they differ."""
+    if a == b:
+        return {}
+
+    def labels(version: str | None) -> set[str]:
+        node = store.get(node_id("label_schema", version)) if version else None
+        return set(node.attrs.get("labels", [])) if node else set()
+
+    return {"a": a, "b": b, "labels_added": sorted(labels(b) - labels(a)),
+            "labels_removed": sorted(labels(a) - labels(b))}
 
 
 def who_touched(entries: list[dict], subject: str) -> list[dict]:

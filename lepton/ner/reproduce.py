@@ -1,7 +1,8 @@
 """Re-run the training of a registered model version from what was recorded about it, and
-say whether the metrics come back. The run's MLflow params hold every hyperparameter,
-the seed, the base encoder, the dataset version, the git commit and the lock file's hash;
-the dataset version is fetched from the DVC remote by its id and decrypted by the trainer."""
+say whether the metrics come back. Lineage says which dataset version (and through it
+which annotation snapshots) the model was trained on, pinned; the run's MLflow params hold
+every hyperparameter, the seed, the base encoder, the git commit and the lock file's hash.
+The dataset version is fetched from the DVC remote by its id and decrypted by the trainer."""
 
 from __future__ import annotations
 
@@ -17,14 +18,27 @@ def config_from_params(params: dict) -> dict:
     return {f.name: config_value(f.name, params[f.name]) for f in dataclasses.fields(TrainConfig) if f.name in params}
 
 
-def reproduce(store, dvc, keyring, name: str, version: int, tolerance: float = 0.005, progress=None) -> dict:
+def from_lineage(lineage, name: str, version: int) -> dict:
+    """The model version's training run, dataset version and annotation snapshots, as the
+    lineage graph pinned them."""
+    walk = lineage.upstream(f"model_version:{name}/{version}")
+    first = {}
+    for _, node, _, _ in walk:
+        first.setdefault(node.kind, node.name)
+    return {"training_run": first.get("training_run"), "dataset_version": first.get("dataset_version"),
+            "annotation_snapshots": sorted(n.name for _, n, _, _ in walk if n.kind == "annotation_batch")}
+
+
+def reproduce(store, dvc, keyring, name: str, version: int, tolerance: float = 0.005, progress=None,
+              lineage=None) -> dict:
     from lepton.ner.run import git_commit, lock_sha256
 
     client = store.client()
     mv = client.get_model_version(name, str(version))
     run = client.get_run(mv.run_id)
     params, recorded = run.data.params, run.data.metrics
-    dataset_version = params["dataset_version"]
+    pinned = from_lineage(lineage, name, version) if lineage is not None else None
+    dataset_version = (pinned or {}).get("dataset_version") or params["dataset_version"]
     with tempfile.TemporaryDirectory(prefix="lepton-reproduce-") as tmp:
         data = dvc.fetch_directory(dataset_version.removesuffix(".dir"), Path(tmp) / "dataset")
         spec = JobSpec(base_encoder=params["base_encoder"], config=config_from_params(params),
@@ -45,4 +59,7 @@ def reproduce(store, dvc, keyring, name: str, version: int, tolerance: float = 0
         "lock_sha256": {"recorded": params.get("lock_sha256"), "now": current_lock,
                         "same": params.get("lock_sha256") == current_lock},
         "metrics": metrics, "tolerance": tolerance, "match": match,
+        "lineage": None if pinned is None else {
+            **pinned, "agrees_with_mlflow": pinned["dataset_version"] == params.get("dataset_version")
+            and pinned["training_run"] == mv.run_id},
     }
