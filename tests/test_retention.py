@@ -61,7 +61,7 @@ def test_erasure_reaches_into_retention_archives(workspace_env, tmp_path):
     key destroyed; the landing file loses it as well."""
     from lepton.corpus.ingest import ReaderOptions
     from lepton.datasets.dvc_store import DvcStore
-    from lepton.governance.erasure import ErasureStores, erase
+    from lepton.governance.erasure import ErasureStores, erase, records_of_subject
 
     s = Settings.from_env()
     write_sample(s.landing_dir, 40, seed=3, conll_share=0)
@@ -86,6 +86,9 @@ def test_erasure_reaches_into_retention_archives(workspace_env, tmp_path):
     stores = ErasureStores(home=s.home, landing_url=s.landing_url, readers=ReaderOptions(), keyring=ring,
                            dvc=DvcStore(s.dvc_repo, s.dvc_remote), lineage=LineageStore(s.lineage_url),
                            audit=AuditLog(s.home / "audit" / "audit.jsonl"))
+    # the subject search finds the record inside the archive
+    name = victim["spans"][0]["text"] if victim["spans"] else victim["text"][:12]
+    assert victim["record_id"] in records_of_subject(stores, name.upper())
     tomb = erase(stores, [victim["record_id"]], actor="test")
 
     assert old_key in tomb["data_keys_destroyed"]

@@ -46,14 +46,20 @@ def erase_cmd(records: tuple[str, ...], subject: str | None, retrain: bool | Non
     from lepton.lineage.store import LineageStore
 
     s = Settings.from_env()
+    lineage = LineageStore(s.lineage_url)
+    stores = ErasureStores(
+        home=s.home, landing_url=s.landing_url,
+        readers=ReaderOptions(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,
+                              text_mode=s.text_mode, conll_scheme=s.conll_scheme),
+        keyring=keyring_for(s), dvc=dvc_for(s), lineage=lineage, audit=audit_for(s), mlflow=mlflow_for(s),
+        studio=_studio(s), ls_project=s.ls_project)
     ids = list(records)
     if subject:
-        ids += records_of_subject(s.work_dir, subject)
+        ids += records_of_subject(stores, subject)
         if not ids:
             raise click.ClickException("no ingested record contains that subject identifier")
     if not ids:
         raise click.ClickException("name a --record or a --subject")
-    lineage = LineageStore(s.lineage_url)
     if dry_run:
         ledger = RecordLedger(lineage)
         out = {rid: downstream_of_record(lineage, ledger, rid) for rid in sorted(set(ids))}
@@ -61,12 +67,6 @@ def erase_cmd(records: tuple[str, ...], subject: str | None, retrain: bool | Non
             f"{rid}: {len(d['dataset_versions'])} dataset versions, {len(d['model_versions'])} model versions"
             for rid, d in out.items()))
         return
-    stores = ErasureStores(
-        home=s.home, landing_url=s.landing_url,
-        readers=ReaderOptions(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,
-                              text_mode=s.text_mode, conll_scheme=s.conll_scheme),
-        keyring=keyring_for(s), dvc=dvc_for(s), lineage=lineage, audit=audit_for(s), mlflow=mlflow_for(s),
-        studio=_studio(s), ls_project=s.ls_project)
     try:
         tomb = erase(stores, ids, actor=f"cli:{os.environ.get('USER', '?')}",
                      retrain=s.erasure_retrain if retrain is None else retrain)

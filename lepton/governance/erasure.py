@@ -80,11 +80,14 @@ def ingested(work: Path) -> dict[str, dict]:
     return out
 
 
-def records_of_subject(work: Path, subject: str) -> list[str]:
+def records_of_subject(stores: "ErasureStores", subject: str) -> list[str]:
     """Records whose ingested text contains the identifier (a name, an e-mail address, a
-    customer number), compared case-insensitively."""
+    customer number), compared case-insensitively: in the working batches and inside the
+    retention archives (decrypted in a temporary folder)."""
     needle = subject.casefold()
-    return sorted(rid for rid, r in ingested(work).items() if needle in r["text"].casefold())
+    with tempfile.TemporaryDirectory(prefix="lepton-subject-", dir=stores.home) as tmp:
+        trees = [stores.work, *_unpack_archives(stores, Path(tmp)).values()]
+        return sorted({rid for tree in trees for rid, r in ingested(tree).items() if needle in r["text"].casefold()})
 
 
 def _copy_rewrites(stores: ErasureStores, work: Path, found: dict[str, dict]) -> list[Rewrite]:
