@@ -68,16 +68,18 @@ class ErasureStores:
         return self.home / "work"
 
 
-def ingested(work: Path) -> dict[str, dict]:
-    """record id -> batch, source and line, from every batch's ingested records."""
-    out = {}
-    for path in sorted((work / "raw").glob("*/records.jsonl")):
+def stage_docs(work: Path, stage: str):
+    """(batch, record dict) for every record of one stage's per-batch files (raw, governed...)."""
+    for path in sorted((work / stage).glob("*/records.jsonl")):
         with path.open("rb") as fh:
             for line in fh:
-                doc = orjson.loads(line)
-                out[doc["record_id"]] = {"batch": path.parent.name, "source": doc["source"], "line": doc["line"],
-                                         "text": doc["text"]}
-    return out
+                yield path.parent.name, orjson.loads(line)
+
+
+def ingested(work: Path) -> dict[str, dict]:
+    """record id -> batch, source and line, from every batch's ingested records."""
+    return {doc["record_id"]: {"batch": batch, "source": doc["source"], "line": doc["line"], "text": doc["text"]}
+            for batch, doc in stage_docs(work, "raw")}
 
 
 def records_of_subject(stores: "ErasureStores", subject: str) -> list[str]:
@@ -90,37 +92,36 @@ def records_of_subject(stores: "ErasureStores", subject: str) -> list[str]:
         return sorted({rid for tree in trees for rid, r in ingested(tree).items() if needle in r["text"].casefold()})
 
 
+def _lines_by_file(found: dict[str, dict]) -> dict[tuple[str, str], set[int]]:
+    """(batch, source file) -> first lines of the erased records in it."""
+    out: dict[tuple[str, str], set[int]] = {}
+    for r in found.values():
+        out.setdefault((r["batch"], r["source"]), set()).add(r["line"])
+    return dict(sorted(out.items()))
+
+
+def _reader(stores: ErasureStores, source: str):
+    return stores.readers.readers().get(format_suffix(Path(source)))
+
+
 def _copy_rewrites(stores: ErasureStores, work: Path, found: dict[str, dict]) -> list[Rewrite]:
     """The batch copies of the source files under a work/-like folder."""
-    readers = stores.readers.readers()
-    by_file: dict[tuple[str, str], set[int]] = {}
-    for r in found.values():
-        by_file.setdefault((r["batch"], r["source"]), set()).add(r["line"])
-    out = []
-    for (batch, source), lines in sorted(by_file.items()):
-        copy = work / "snapshots" / batch / source
-        if copy.exists():
-            out.append(source_without(copy, source, lines, readers.get(format_suffix(Path(source)))))
-    return out
+    return [source_without(work / "snapshots" / batch / source, source, lines, _reader(stores, source))
+            for (batch, source), lines in _lines_by_file(found).items()
+            if (work / "snapshots" / batch / source).exists()]
 
 
 def _landing_rewrites(stores: ErasureStores, found: dict[str, dict]) -> tuple[list[Rewrite], list[LandingFile]]:
     """The landing zone's files, where it is a local folder still holding the file as last
     registered; each is registered again as rewritten, so it is not ingested again."""
-    from upath import UPath
-
-    readers = stores.readers.readers()
-    registry = BatchRegistry.in_workspace(stores.home)
-    by_file: dict[tuple[str, str], set[int]] = {}
-    for r in found.values():
-        by_file.setdefault((r["batch"], r["source"]), set()).add(r["line"])
+    if "://" in stores.landing_url:
+        return [], []
+    seen = BatchRegistry.in_workspace(stores.home).seen()
     rewrites, landing_files = [], []
-    for (_, source), lines in sorted(by_file.items()):
-        reader = readers.get(format_suffix(Path(source)))
-        landing = UPath(stores.landing_url) / source
-        if "://" not in stores.landing_url and landing.exists() \
-                and sha256_file(Path(landing)) == registry.seen().get(source):
-            rw = source_without(Path(landing), source, lines, reader)
+    for (_, source), lines in _lines_by_file(found).items():
+        landing = Path(stores.landing_url) / source
+        if landing.exists() and sha256_file(landing) == seen.get(source):
+            rw = source_without(landing, source, lines, _reader(stores, source))
             rewrites.append(rw)
             landing_files.append(LandingFile(source, hashlib.sha256(rw.content).hexdigest(), len(rw.content)))
     return rewrites, landing_files

@@ -108,9 +108,6 @@ def planned_rewrites(work: Path, ids: frozenset[str]) -> list[Rewrite]:
     return [r for r in out if r is not None]
 
 
-def _read(path: Path) -> bytes:
-    raw = path.read_bytes()
-    return gzip.decompress(raw) if path.suffix.lower() == ".gz" else raw
 
 
 def source_without(path: Path, source: str, erased_lines: set[int], reader: Callable) -> Rewrite:
@@ -128,7 +125,9 @@ def source_without(path: Path, source: str, erased_lines: set[int], reader: Call
     if len(erased_ids) != len(erased_lines):
         raise PurgeError(f"{path}: found {len(erased_ids)} of the {len(erased_lines)} erased records at their lines "
                          f"{sorted(erased_lines)}; the file no longer matches its ingestion")
-    lines = _read(path).splitlines(keepends=True)
+    raw = path.read_bytes()
+    gz = path.suffix.lower() == ".gz"
+    lines = (gzip.decompress(raw) if gz else raw).splitlines(keepends=True)
     for first in erased_lines:
         later = [s for s in starts if s > first]
         last = (later[0] - 1) if later else len(lines)
@@ -138,13 +137,10 @@ def source_without(path: Path, source: str, erased_lines: set[int], reader: Call
     content = b"".join(lines)
     with tempfile.TemporaryDirectory(prefix="lepton-erase-") as tmp:
         check = Path(tmp) / path.name
-        check.write_bytes(gzip.compress(content, mtime=0) if path.suffix.lower() == ".gz" else content)
+        check.write_bytes(gzip.compress(content, mtime=0) if gz else content)
         after = {item.record_id for item in items(check) if not isinstance(item, Rejection)}
     if after != ids_before - erased_ids:
         raise PurgeError(f"{path}: blanking the erased records' lines changes other records "
                          f"({len(ids_before - erased_ids - after)} lost, {len(after - ids_before)} new); "
                          f"this {format_suffix(path)} file cannot be erased in place")
-    raw = path.read_bytes()
-    if path.suffix.lower() == ".gz":
-        content = gzip.compress(content, mtime=0)
-    return Rewrite(path, _sha(raw), content, len(erased_ids))
+    return Rewrite(path, _sha(raw), gzip.compress(content, mtime=0) if gz else content, len(erased_ids))

@@ -15,10 +15,8 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-import orjson
-
 from lepton.governance.audit import AuditLog
-from lepton.governance.erasure import erasures, ingested
+from lepton.governance.erasure import erasures, ingested, stage_docs
 from lepton.lineage.ledger import RecordLedger
 from lepton.lineage.picture import draw_upstream
 from lepton.lineage.review import render_review_pack
@@ -37,13 +35,7 @@ def model_node(name: str, version: int) -> str:
 
 
 def _sensitivity(work: Path) -> dict[str, str]:
-    out = {}
-    for path in sorted((work / "governed").glob("*/records.jsonl")):
-        with path.open("rb") as fh:
-            for line in fh:
-                doc = orjson.loads(line)
-                out[doc["record_id"]] = doc["sensitivity"]
-    return out
+    return {doc["record_id"]: doc["sensitivity"] for _, doc in stage_docs(work, "governed")}
 
 
 def _agreement(work: Path, batch: str) -> dict | None:
@@ -160,9 +152,9 @@ def sign_off(store: LineageStore, audit: AuditLog, mlflow, name: str, version: i
     erased record) cannot be approved: it must be retrained first."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}")
-    if status == "approved" and mlflow.tainted(version):
-        raise SignOffRefused(f"{name}/{version} is tainted by erasure {mlflow.tainted(version)}: retrain it "
-                             "before approval")
+    tainted = mlflow.tainted(version) if status == "approved" else None
+    if tainted:
+        raise SignOffRefused(f"{name}/{version} is tainted by erasure {tainted}: retrain it before approval")
     node = model_node(name, version)
     if store.get(node) is None:
         raise LookupError(f"no lineage node {node!r}")
