@@ -4,14 +4,14 @@ from assets._context import RECORD_FIELDS, lineage_start, lineage_summary, stage
 from assets.partitions import annotation_batches, batches
 from lepton.annotation.batches import write_annotation_batch
 from lepton.annotation.resolve import resolve_snapshot
-from lepton.annotation.schema import ENTITY_LABELS
 from lepton.annotation.sync import SnapshotStore
 from lepton.annotation.tasks import build_tasks
 from lepton.governance.stages import governed_records
 from lepton.ner.encoders import token_offsets_for
-from lepton.ner.predict import predict_with_uncertainty
+from lepton.ner.predict import predict_with_uncertainty, under_schema
 from resources import (
-    GovernanceResource, LabelStudioResource, LineageResource, MlflowResource, TrainingResource, WorkspaceResource,
+    GovernanceResource, LabelSchemaResource, LabelStudioResource, LineageResource, MlflowResource, TrainingResource,
+    WorkspaceResource,
 )
 
 CODE_VERSION = "annotation-2"
@@ -25,31 +25,37 @@ CODE_VERSION = "annotation-2"
                 "and its uncertainty ordering the queue. Idempotent by record id.",
 )
 def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label_studio: LabelStudioResource,
-                     mlflow: MlflowResource, lineage: LineageResource,
-                     governance: GovernanceResource) -> dg.MaterializeResult:
+                     mlflow: MlflowResource, lineage: LineageResource, governance: GovernanceResource,
+                     labels: LabelSchemaResource) -> dg.MaterializeResult:
     lineage_start(context, lineage)
     batch = sensitivity["batch_id"]
     records, withheld = governed_records(sensitivity["records_path"])
+    schema = labels.schema()
     studio = label_studio.studio(on_retry=context.log.warning)
-    project = studio.ensure_project(label_studio.project)
+    project = studio.ensure_project(label_studio.project, schema)
     stage = stage_lineage(context, lineage, CODE_VERSION)
-    stage.label_schema(project.schema_version, list(ENTITY_LABELS), project.id)
+    stage.label_schema(schema, project.id)
     models = mlflow.store()
     champion = models.champion()
-    predictions, model_version = None, None
+    predictions, model_version, fit = None, None, None
     if champion is not None and records:
-        model, tokenizer = models.load_champion_ner()
         model_version = f"{champion['name']}/v{champion['version']}"
+        # a champion of another schema pre-annotates only through the schema's declared mapping
+        fit = schema.reconcile(champion["labels"], model_version)
+        model, tokenizer = models.load_champion_ner()
         context.log.info(f"pre-annotating {len(records)} records with {model_version}")
-        predictions = predict_with_uncertainty(model, tokenizer, [r.text for r in records])
-    tasks = build_tasks(records, batch, label_studio.input_labels, predictions, model_version)
+        predictions = under_schema(predict_with_uncertainty(model, tokenizer, [r.text for r in records]), fit)
+        if fit.changed or fit.unseen:
+            context.log.warning(f"{model_version} was trained under other labels: {fit.summary()}")
+    tasks = build_tasks(records, batch, label_studio.input_labels, predictions, model_version, schema.version)
     pushed = studio.push(project.id, tasks, progress=context.log.info)
     # after the push: Label Studio accepts a model version only once predictions carry it
     studio.set_sampling(project.id, model_version)
     context.log.info(f"{pushed['pushed']} tasks pushed, {pushed['already_present']} already in project {project.id}")
     governance.audit().append("export.label_studio", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
                               project=project.id, server=label_studio.url, **pushed, withheld_restricted=withheld)
-    made = (stage.predictions(batch, f"{champion['name']}/{champion['version']}", records=len(records))
+    made = (stage.predictions(batch, f"{champion['name']}/{champion['version']}", records=len(records),
+                              label_schema=schema.version, label_fit=fit.summary())
             if predictions else None)
     node = stage.annotation_tasks(batch, project.id, project.schema_version, predictions=made, records=len(records),
                                   withheld=withheld, model_version=model_version, **pushed)
@@ -61,6 +67,7 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
         "input_labels_as": label_studio.input_labels,
         "label_schema_version": project.schema_version,
         "label_config_changed": project.config_changed or project.created,
+        "pre_annotation_labels": dg.MetadataValue.json(fit.summary() if fit else {}),
         "pre_annotations": model_version or "(no champion yet)",
         "queue": "uncertainty first" if model_version else "push order",
         "uncertainty_mean": round(sum(uncertainty) / len(uncertainty), 4) if uncertainty else 0.0,
@@ -78,16 +85,20 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
                 "quarantined with their rule, agreement between annotators measured, token alignment reported.",
 )
 def annotations(context: dg.AssetExecutionContext, workspace: WorkspaceResource, lineage: LineageResource,
-                training: TrainingResource) -> dg.Output[dict]:
+                training: TrainingResource, labels: LabelSchemaResource) -> dg.Output[dict]:
     lineage_start(context, lineage)
     store = SnapshotStore.in_workspace(workspace.home)
     snapshot = store.load(context.partition_key)
-    resolved = resolve_snapshot(snapshot)
+    schema = labels.schema()
+    resolved = resolve_snapshot(snapshot, schema)
     tokenizer_name, offsets = token_offsets_for(training.base_encoder)
     batch = write_annotation_batch(workspace.folder("work", "annotations"), store.path(context.partition_key),
                                    snapshot, resolved, tokenizer_name, offsets)
-    node = stage_lineage(context, lineage, CODE_VERSION).annotation(
-        batch["batch_id"], batch["record_batches"], project=snapshot["project_id"], schema=snapshot["label_schema_version"],
+    stage = stage_lineage(context, lineage, CODE_VERSION)
+    stage.label_schema(schema, snapshot["project_id"])
+    node = stage.annotation(
+        batch["batch_id"], batch["record_batches"], project=snapshot["project_id"], schema=batch["label_schema_version"],
+        label_mapping=batch["label_mapping"], spans_refused=batch["refused_spans"],
         documents=batch["documents"], spans=batch["spans"], **batch["changes"],
         quarantined_tasks=batch["quarantined_tasks"], annotators=batch["annotators"],
         snapshot_sha256=batch["snapshot_sha256"], source="label-studio")
@@ -108,6 +119,8 @@ def annotations(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
         "agreement": dg.MetadataValue.json(batch["agreement"]),
         "token_alignment": dg.MetadataValue.json(batch["alignment"]),
         "label_schema_version": batch["label_schema_version"],
+        "labels_mapped": dg.MetadataValue.json(batch["label_mapping"]),
+        "spans_refused": dg.MetadataValue.json(batch["refused_spans"]),
         "report": dg.MetadataValue.path(batch["report"]),
         "source": "Label Studio snapshot",
         **lineage_summary(context, lineage, node, fields=RECORD_FIELDS),

@@ -7,12 +7,12 @@ import dagster as dg
 from assets._context import RECORD_FIELDS, lineage_start, lineage_summary, stage_lineage
 from assets.annotation import annotations
 from lepton.annotation.batches import batch_pointers
-from lepton.annotation.schema import schema_version
 from lepton.corpus.ingest import read_records
 from lepton.datasets.version import MANIFEST, build_dataset
 from lepton.validation.distribution import family_keys, profile, split_rows
 from resources import (
-    DvcResource, GovernanceResource, KeyringResource, LineageResource, TrainingResource, WorkspaceResource,
+    DvcResource, GovernanceResource, KeyringResource, LabelSchemaResource, LineageResource, TrainingResource,
+    WorkspaceResource,
 )
 
 CODE_VERSION = "dataset-1"
@@ -32,7 +32,7 @@ class GateNotPassed(Exception):
 )
 def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResource, dvc: DvcResource,
                     keyring: KeyringResource, lineage: LineageResource, training: TrainingResource,
-                    governance: GovernanceResource) -> dg.Output[dict]:
+                    governance: GovernanceResource, labels: LabelSchemaResource) -> dg.Output[dict]:
     lineage_start(context, lineage)
     stage = stage_lineage(context, lineage, CODE_VERSION)
     # Each annotation batch is the project's whole annotated state at one sync: the dataset
@@ -57,6 +57,9 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
     records = {rec.record_id: rec for rec in read_records(chosen["path"])}
     if not records:
         raise GateNotPassed(f"annotation batch {chosen['batch_id']} holds no annotated record")
+    # The batch was resolved under the schema of its day; the version is built under today's.
+    schema = labels.schema()
+    relabelled = schema.relabel_records(records, f"annotation batch {chosen['batch_id']}")
     keys = family_keys(records)
     store = dvc.store()
     store.install_pipeline_file(dvc.pipeline_file)
@@ -66,7 +69,9 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
     manifest = build_dataset(
         list(records.values()), out_dir, keyring.keyring(), DATASET, training.seed,
         provenance={"annotation_batches": [chosen["batch_id"]], "record_batches": chosen["record_batches"],
-                    "label_schema_version": schema_version()},
+                    "label_schema_version": schema.version,
+                    "annotation_label_schema_version": chosen.get("label_schema_version"),
+                    "labels_mapped": relabelled["mapped"], "spans_refused": relabelled["refused"]},
         families=keys,
     )
     tracked = store.add_and_push(out_dir)
@@ -92,7 +97,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
     return dg.Output(
         {"version": version, "path": str(out_dir), "dataset": DATASET, "rows": rows,
          "annotation_batches": manifest["provenance"]["annotation_batches"], "profile": prof,
-         "split_rows": str(rows_path),
+         "split_rows": str(rows_path), "label_schema_version": schema.version, "labels": list(schema.names),
          "previous_labels": previous[-1]["labels_total"] if previous else None},
         metadata={
             "dvc_md5": tracked["md5"],
@@ -105,9 +110,13 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
             "batches_left_out": dg.MetadataValue.json(excluded),
             "restore": f"lepton dataset restore {version} <dir>",
             "labels_per_split": dg.MetadataValue.json(manifest["labels"]),
+            "label_schema_version": schema.version,
+            "labels_mapped_since_annotation": dg.MetadataValue.json(relabelled["mapped"]),
+            "spans_refused_removed_label": dg.MetadataValue.json(relabelled["refused"]),
             "dvc_file": dg.MetadataValue.path(tracked["dvc_file"]),
             **lineage_summary(context, lineage, node, fields=RECORD_FIELDS, manifest={
                 "merkle_root": manifest["merkle_root"], "key_id": manifest["key_id"], "rows": rows,
                 "manifest_sha256": hashlib.sha256((out_dir / MANIFEST).read_bytes()).hexdigest()}),
         },
     )
+

@@ -6,10 +6,11 @@ from assets._context import RECORD_FIELDS, lineage_start, lineage_summary, stage
 from assets.ingestion import QUARANTINE_PURPOSE
 from assets.partitions import batches
 from lepton.crypto.fields import FieldCipher
-from lepton.governance.pii import ner_person_detector
+from lepton.governance.pii import ner_person_detector, schema_person_labels
 from lepton.governance.stages import apply_policy, clean_batch, detect_batch
 from resources import (
-    GovernanceResource, GreatExpectationsResource, KeyringResource, LineageResource, MlflowResource, WorkspaceResource,
+    GovernanceResource, GreatExpectationsResource, KeyringResource, LabelSchemaResource, LineageResource,
+    MlflowResource, WorkspaceResource,
 )
 
 CODE_VERSION = "governance-1"
@@ -72,17 +73,21 @@ def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, work
                 "champion model once one exists): type, offsets, detector and confidence — never the value.",
 )
 def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, workspace: WorkspaceResource,
-                 governance: GovernanceResource, mlflow: MlflowResource, lineage: LineageResource) -> dg.Output[dict]:
+                 governance: GovernanceResource, mlflow: MlflowResource, lineage: LineageResource,
+                 labels: LabelSchemaResource) -> dg.Output[dict]:
     lineage_start(context, lineage)
     batch = clean_documents["batch_id"]
     person = None
     champion = mlflow.store().champion() if governance.use_champion_for_persons else None
-    if champion is not None:
+    # the champion's labels that mean a person's name under the current schema (pii: PERSON)
+    person_labels = (schema_person_labels(labels.schema(), champion["labels"], f"{champion['name']} v{champion['version']}")
+                     if champion is not None else ())
+    if person_labels:
         import mlflow as mlflow_lib
 
         model = mlflow_lib.pyfunc.load_model(f"models:/{champion['name']}@champion")
-        person = ner_person_detector(model.predict)
-        context.log.info(f"person names from {champion['name']} v{champion['version']}")
+        person = ner_person_detector(model.predict, person_labels)
+        context.log.info(f"person names ({', '.join(person_labels)}) from {champion['name']} v{champion['version']}")
     findings = workspace.path("work", "pii", batch, "findings.jsonl")
     report = detect_batch(clean_documents["records_path"], findings, governance.detector(person))
     by_type = _counts_table(report.counts, "type.")

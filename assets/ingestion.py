@@ -6,7 +6,9 @@ from lepton.corpus.landing import BatchRegistry
 from lepton.corpus.ingest import ingest_folder
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.retention import write_batch_meta
-from resources import GovernanceResource, IngestionResource, KeyringResource, LineageResource, WorkspaceResource
+from resources import (
+    GovernanceResource, IngestionResource, KeyringResource, LabelSchemaResource, LineageResource, WorkspaceResource,
+)
 
 QUARANTINE_PURPOSE = "quarantine"
 
@@ -16,12 +18,13 @@ CODE_VERSION = "ingest-1"
 @dg.asset(
     group_name="ingestion", kinds={"python", "jsonl"}, owners=["team:data-platform"],
     code_version=CODE_VERSION, partitions_def=batches,
-    description="Documents read from the landing folder (JSONL, CSV/TSV, plain text, CoNLL; optionally gzipped); unreadable records are "
+    description="Documents read from the landing folder (JSONL, Hugging Face token/tag JSONL, CSV/TSV, plain text, CoNLL, Label Studio JSON exports; optionally gzipped; one registry in lepton/corpus/formats.py); unreadable records are "
                 "quarantined with file, line and rule; per file, records in = accepted + quarantined.",
 )
 def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
                   lineage: LineageResource, governance: GovernanceResource,
-                  keyring: KeyringResource, ingestion: IngestionResource) -> dg.Output[dict]:
+                  keyring: KeyringResource, ingestion: IngestionResource,
+                  labels: LabelSchemaResource) -> dg.Output[dict]:
     lineage_start(context, lineage)
     batch_id = context.partition_key
     # The batch is the registered file version, copied once into the workspace: a landing
@@ -34,7 +37,8 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
     records = batch_dir / "records.jsonl"
     quarantine = batch_dir / "quarantine.jsonl"
     cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
-    report = ingest_folder(snapshot_dir, records, quarantine, protect=cipher.encrypt, options=ingestion.options())
+    report = ingest_folder(snapshot_dir, records, quarantine, protect=cipher.encrypt, options=ingestion.options(),
+                           labels=labels.schema())
     files = report.to_dict()["files"]
     write_batch_meta(batch_dir, batch_id)
     node = stage_lineage(context, lineage, CODE_VERSION).ingestion(batch_id, files)
@@ -61,6 +65,7 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
                     f"| {f['source']} | {f['records_in']} | {f['accepted']} | {f['quarantined']} | "
                     f"{', '.join(f'{k}: {v}' for k, v in sorted(f['rules'].items())) or '-'} |" for f in files)),
             "quarantine_file": dg.MetadataValue.path(str(quarantine)),
+            "labels_mapped": dg.MetadataValue.json({f["source"]: f["labels_mapped"] for f in files if f["labels_mapped"]}),
             **lineage_summary(context, lineage, node, fields=RECORD_FIELDS),
         },
     )

@@ -5,7 +5,8 @@ import dagster as dg
 from assets._context import lineage_start, lineage_summary, stage_lineage
 from lepton.ner.run import dvc_training_outputs, train_and_log
 from resources import (
-    DvcResource, GreatExpectationsResource, KeyringResource, LineageResource, MlflowResource, TrainingResource,
+    DvcResource, GreatExpectationsResource, KeyringResource, LabelSchemaResource, LineageResource, MlflowResource,
+    TrainingResource,
 )
 
 CODE_VERSION = "training-1"
@@ -23,7 +24,7 @@ class DatasetNotValidated(Exception):
 )
 def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring: KeyringResource,
               mlflow: MlflowResource, training: TrainingResource, lineage: LineageResource,
-              dvc: DvcResource, gx: GreatExpectationsResource) -> dg.Output[dict]:
+              dvc: DvcResource, gx: GreatExpectationsResource, labels: LabelSchemaResource) -> dg.Output[dict]:
     lineage_start(context, lineage)
     # The blocking dataset check stops this asset within a run; this guard covers later
     # runs and backfills, which could otherwise train on a version whose contract failed.
@@ -34,9 +35,14 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
                                   f"dataset_splits_contract check ({', '.join(missing)}); see the checks' findings, "
                                   "fix the data and rebuild the dataset")
     store = mlflow.store()
+    schema = labels.schema()
+    if dataset_version.get("label_schema_version") not in (None, schema.version):
+        context.log.warning(f"dataset version {dataset_version['version']} was built under label schema "
+                            f"{dataset_version['label_schema_version']}; the model's head follows the current "
+                            f"schema {schema.version} ({', '.join(schema.names)})")
     result = train_and_log(
         Path(dataset_version["path"]), dataset_version["version"], keyring.keyring(), store,
-        training.base_encoder, training.config(),
+        training.base_encoder, training.config(), schema,
         tags={"dagster.run_id": context.run.run_id, "dagster.asset": "ner_model"},
         progress=context.log.info, nproc=training.processes, augment=training.augmentation(),
     )
@@ -47,10 +53,12 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
     test = result["test"]
     node = stage.training(
         result["run_id"], dataset_version["version"], base_encoder=training.base_encoder,
-        test_f1=round(test["f1"], 4), best_epoch=result["best_epoch"], augmentation=result["augmentation"])
+        test_f1=round(test["f1"], 4), best_epoch=result["best_epoch"], augmentation=result["augmentation"],
+        label_schema=schema.version)
     return dg.Output(
         {"run_id": result["run_id"], "model_uri": result["model_uri"], "test_f1": test["f1"],
-         "dataset_version": dataset_version["version"]},
+         "dataset_version": dataset_version["version"], "label_schema_version": schema.version,
+         "labels": list(schema.names)},
         metadata={
             "mlflow_run": dg.MetadataValue.url(mlflow.run_url(run.info.experiment_id, result["run_id"])),
             "mlflow_run_id": result["run_id"],
@@ -72,6 +80,7 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
             "spans_misaligned": sum(a["misaligned"] for a in result["alignment"].values()),
             "documents_windowed": sum(a["documents_windowed"] for a in result["alignment"].values()),
             "dataset_version": dataset_version["version"],
+            "label_schema_version": schema.version,
             **lineage_summary(context, lineage, node),
         },
     )

@@ -11,7 +11,7 @@ from assets.partitions import annotation_batches, batches
 from lepton.corpus.ingest import read_records
 from lepton.validation.distribution import contract, drift
 from lepton.validation.parking import Parking, write_reports
-from resources import GreatExpectationsResource, LineageResource, WorkspaceResource
+from resources import GreatExpectationsResource, LabelSchemaResource, LineageResource, WorkspaceResource
 
 CODE_VERSION = "validation-2"
 SUITE = "annotations"
@@ -26,7 +26,7 @@ SUITE = "annotations"
 )
 def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: dict,
                          gx: GreatExpectationsResource, workspace: WorkspaceResource,
-                         lineage: LineageResource) -> dg.AssetCheckResult:
+                         lineage: LineageResource, labels: LabelSchemaResource) -> dg.AssetCheckResult:
     if annotations["documents"] == 0:
         # Every annotation deleted or skipped: no span to check, and no record for a dataset.
         stage_lineage(context, lineage, CODE_VERSION).validation(annotations["batch_id"], f"{SUITE}-empty", True,
@@ -35,7 +35,7 @@ def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: di
                                    metadata={"evaluated_rows": 0})
     alignment = json.loads(Path(annotations["report"]).read_text(encoding="utf-8"))["unaligned_spans"]
     unaligned = {(u["record_id"], u["start"], u["end"]) for u in alignment}
-    report = gx.validate(read_records(annotations["path"]), SUITE, unaligned)
+    report = gx.validate(read_records(annotations["path"]), SUITE, unaligned, labels.schema().names)
     stage = stage_lineage(context, lineage, CODE_VERSION)
     return _gx_result(context, report, annotations["batch_id"], workspace,
                       lambda **attrs: stage.validation(annotations["batch_id"], report.suite_key, report.success,
@@ -104,7 +104,7 @@ def raw_documents_contract(context: dg.AssetCheckExecutionContext, raw_documents
 )
 def dataset_contract(context: dg.AssetCheckExecutionContext, dataset_version: dict, gx: GreatExpectationsResource,
                      lineage: LineageResource) -> dg.AssetCheckResult:
-    findings = contract(dataset_version["profile"], gx.thresholds())
+    findings = contract(dataset_version["profile"], gx.thresholds(), dataset_version["labels"])
     failed = [f for f in findings if not f.passed]
     stage_lineage(context, lineage, CODE_VERSION).dataset_validation(
         dataset_version["version"], gx.thresholds_key(), not failed, findings=[f.to_dict() for f in findings])

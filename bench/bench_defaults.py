@@ -20,13 +20,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from lepton.annotation.schema import bio_tags  # noqa: E402
+from lepton.annotation.schema import load_schema  # noqa: E402
 from lepton.corpus.noisy import noisy_records  # noqa: E402
 from lepton.corpus.sample import sample_records  # noqa: E402
 from lepton.ner.encoders import load_encoder  # noqa: E402
 from lepton.ner.train import TrainConfig, encode_all, evaluate, seed_everything, train  # noqa: E402
 
-LABELS = bio_tags()
+LABELS = load_schema().bio_tags()
 
 
 def run(base, splits, cfg: TrainConfig) -> dict:

@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from lepton.annotation.convert import to_result  # noqa: E402
+from lepton.annotation.schema import load_schema  # noqa: E402
 from lepton.annotation.studio import Studio  # noqa: E402
 from lepton.annotation.sync import SnapshotStore, sync  # noqa: E402
 from lepton.corpus.sample import SampleCorpus  # noqa: E402
@@ -42,7 +43,7 @@ def main() -> None:
         srv.stop()
         warm = srv.start()
         studio = Studio(srv.url, srv.token)
-        project = studio.ensure_project("bench").id
+        project = studio.ensure_project("bench", load_schema()).id
         corpus = SampleCorpus(3)
         tasks = []
         for i, (text, spans) in enumerate(corpus.documents(args.tasks)):

@@ -20,7 +20,6 @@ from great_expectations.expectations.metrics.map_metric_provider import (
     MulticolumnMapMetricProvider, multicolumn_condition_partial,
 )
 
-from lepton.annotation.schema import ENTITY_LABELS
 from lepton.validation.spans import overlapping
 
 _MULTI_DOMAIN = ("batch_id", "table", "column_list", "row_condition", "condition_parser", "ignore_row_if")
@@ -91,17 +90,20 @@ class ExpectSpanTextToHaveNoEdgeWhitespace(ColumnMapExpectation):
 
 class LabelInCurrentSchema(ColumnMapMetricProvider):
     condition_metric_name = "column_values.lepton_label_in_current_schema"
+    condition_value_keys = ("labels",)
 
     @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column, **kwargs):
-        return column.isin(ENTITY_LABELS)
+    def _pandas(cls, column, labels, **kwargs):
+        return column.isin(list(labels))
 
 
 class ExpectLabelsInCurrentSchema(ColumnMapExpectation):
-    """The label set is read from lepton/annotation/schema.py when validating, so the
-    contract never holds a stale copy of it."""
+    """`labels` is filled in from the label schema file when validating (see
+    lepton.validation.gx_suite.SCHEMA_EXPECTATION), so the contract never holds a stale
+    copy of it."""
     map_metric = "column_values.lepton_label_in_current_schema"
-    success_keys = ("mostly",)
+    success_keys = ("mostly", "labels")
+    labels: list = []
 
 
 class AlignedToTokens(ColumnMapMetricProvider):

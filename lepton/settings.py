@@ -13,6 +13,21 @@ def _env(name: str, default: str) -> str:
     return value if value not in (None, "") else default
 
 
+# The shipped label schema (PER, ORG, LOC, MISC) beside the code; LEPTON_LABEL_SCHEMA names another.
+DEFAULT_LABEL_SCHEMA = Path(__file__).resolve().parent.parent / "policy" / "labels.yaml"
+
+
+def _tag_names(value: str) -> tuple:
+    """A comma-separated list, or a file with one name per line or a JSON list."""
+    import json
+
+    if value and Path(value).is_file():
+        text = Path(value).read_text(encoding="utf-8")
+        return tuple(json.loads(text)) if text.lstrip().startswith("[") else tuple(
+            n.strip() for n in text.splitlines() if n.strip())
+    return tuple(n.strip() for n in value.split(",") if n.strip())
+
+
 def _landing(value: str) -> str:
     return value if "://" in value else str(Path(value).resolve())
 
@@ -38,10 +53,14 @@ class Settings:
     augment_copies: int
     f1_floor: float
     seed: int
+    label_schema_file: Path = DEFAULT_LABEL_SCHEMA
     csv_text_column: str = "text"
     csv_spans_column: str = "spans"
     text_mode: str = "line"
     conll_scheme: str = "iob2"
+    conll_unit: str = "auto"          # a CoNLL record per document, per sentence, or as the file says
+    tag_names: tuple = ()             # names of integer ner_tags (token/tag JSON lines), in id order
+    formats: str = ""                 # more suffixes: ".txt=conll,.data=conll"
     ls_project: str = "Lepton NER"
     input_labels: str = "annotations"  # spans that arrive with the input: annotations | predictions | ignore
     min_agreement_f1: float = 0.8
@@ -71,10 +90,14 @@ class Settings:
             learning_rate=float(_env("LEPTON_LEARNING_RATE", "0")) or None,
             f1_floor=float(_env("LEPTON_F1_FLOOR", "0.5")),
             seed=int(_env("LEPTON_SEED", "13")),
+            label_schema_file=Path(_env("LEPTON_LABEL_SCHEMA", str(DEFAULT_LABEL_SCHEMA))).resolve(),
             csv_text_column=_env("LEPTON_CSV_TEXT_COLUMN", "text"),
             csv_spans_column=_env("LEPTON_CSV_SPANS_COLUMN", "spans"),
             text_mode=_env("LEPTON_TEXT_MODE", "line"),
             conll_scheme=_env("LEPTON_CONLL_SCHEME", "iob2"),
+            conll_unit=_env("LEPTON_CONLL_UNIT", "auto"),
+            tag_names=_tag_names(_env("LEPTON_TAG_NAMES", "")),
+            formats=_env("LEPTON_FORMATS", ""),
             ls_project=_env("LEPTON_LS_PROJECT", "Lepton NER"),
             input_labels=_env("LEPTON_INPUT_LABELS", "annotations"),
             min_agreement_f1=float(_env("LEPTON_MIN_AGREEMENT_F1", "0.8")),

@@ -9,6 +9,7 @@ import sys
 import dagster as dg
 
 from assets.partitions import annotation_batches
+from lepton.annotation.schema import load_schema
 from lepton.annotation.sync import Snapshot, SnapshotStore, sync
 from lepton.settings import Settings
 from resources import LabelStudioResource
@@ -42,7 +43,7 @@ def pull(label_studio: LabelStudioResource, settings: Settings, cursor: str | No
     project = studio.find_project(label_studio.project)
     if project is None:
         return None
-    return sync(studio, project, snapshot_store(settings), cursor)
+    return sync(studio, project, snapshot_store(settings), cursor, load_schema(settings.label_schema_file).version)
 
 
 def pull_and_register(settings: Settings, instance: dg.DagsterInstance) -> Snapshot | None:

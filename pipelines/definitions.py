@@ -27,7 +27,8 @@ from pipelines.batches import dataset_and_model_job, ingest_batch_job, landing_s
 from pipelines.erasure import erasure_retrain
 from pipelines.retention import retention_job, retention_schedule
 from resources import (
-    DvcResource, GovernanceResource, GreatExpectationsResource, IngestionResource, KeyringResource, LabelStudioResource,
+    DvcResource, GovernanceResource, GreatExpectationsResource, IngestionResource, KeyringResource, LabelSchemaResource,
+    LabelStudioResource,
     LineageResource, MlflowResource,
     TrainingResource, WorkspaceResource,
 )
@@ -51,10 +52,12 @@ def build_resources(s: Settings) -> dict:
         "governance": GovernanceResource(policy_file=str(REPO_ROOT / "policy" / "sensitivity.yaml"),
                                          audit_log=str(s.home / "audit" / "audit.jsonl")),
         "ingestion": IngestionResource(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,
-                                       text_mode=s.text_mode, conll_scheme=s.conll_scheme),
+                                       text_mode=s.text_mode, conll_scheme=s.conll_scheme, conll_unit=s.conll_unit,
+                                       tag_names=list(s.tag_names), formats=s.formats),
         "label_studio": LabelStudioResource.from_settings(s, dg.EnvVar("LABEL_STUDIO_URL"),
                                                           dg.EnvVar("LABEL_STUDIO_API_KEY")),
         "gx": GreatExpectationsResource(expectations_dir=str(REPO_ROOT / "expectations")),
+        "labels": LabelSchemaResource(schema_file=str(s.label_schema_file)),
         "training": TrainingResource(base_encoder=s.base_encoder, epochs=s.epochs, patience=s.patience,
                                      batch_size=s.batch_size, learning_rate=s.learning_rate, seed=s.seed,
                                      f1_floor=s.f1_floor, processes=s.train_processes,

@@ -7,12 +7,13 @@ from resources.great_expectations import GreatExpectationsResource
 from resources.ingestion import IngestionResource
 from resources.keyring import KeyringResource
 from resources.label_studio import LabelStudioResource
+from resources.labels import LabelSchemaResource
 from resources.lineage import LineageResource
 from resources.mlflow import MlflowResource
 from resources.training import TrainingResource
 from resources.workspace import WorkspaceResource
 
 __all__ = [
-    "DvcResource", "GovernanceResource", "GreatExpectationsResource", "IngestionResource", "KeyringResource", "LabelStudioResource", "LineageResource",
+    "DvcResource", "GovernanceResource", "GreatExpectationsResource", "IngestionResource", "KeyringResource", "LabelSchemaResource", "LabelStudioResource", "LineageResource",
     "MlflowResource", "TrainingResource", "WorkspaceResource",
 ]

@@ -11,8 +11,9 @@ class GreatExpectationsResource(dg.ConfigurableResource):
 
     expectations_dir: str
 
-    def validate(self, records, suite: str, unaligned=frozenset()) -> ValidationReport:
-        return validate_records(records, Path(self.expectations_dir) / f"{suite}.json", unaligned)
+    def validate(self, records, suite: str, unaligned=frozenset(), labels=None) -> ValidationReport:
+        """`labels`: the label schema's, for a suite with the "labels in the current schema" rule."""
+        return validate_records(records, Path(self.expectations_dir) / f"{suite}.json", unaligned, labels)
 
     def thresholds(self) -> dict:
         """Distribution thresholds (expectations/thresholds.yaml): a reviewed file, not code."""

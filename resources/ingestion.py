@@ -1,6 +1,6 @@
 import dagster as dg
 
-from lepton.corpus.ingest import ReaderOptions
+from lepton.corpus.formats import ReaderOptions, parse_format_overrides
 
 
 class IngestionResource(dg.ConfigurableResource):
@@ -12,7 +12,11 @@ class IngestionResource(dg.ConfigurableResource):
     csv_delimiter: str = ","
     text_mode: str = "line"
     conll_scheme: str = "iob2"
+    conll_unit: str = "auto"
+    tag_names: list[str] = []
+    formats: str = ""  # ".txt=conll,..."
 
     def options(self) -> ReaderOptions:
         return ReaderOptions(self.csv_text_column, self.csv_spans_column or None, self.csv_delimiter,
-                             self.text_mode, self.conll_scheme)
+                             self.text_mode, self.conll_scheme, self.conll_unit, tuple(self.tag_names),
+                             parse_format_overrides(self.formats))

@@ -68,7 +68,7 @@ def run_chain(settings: Settings, instance: dg.DagsterInstance, raise_on_error: 
 # a label outside the schema.
 BAD_DOCS = [
     {"text": "Ana works at Acme.", "spans": [{"start": 13, "end": 60, "label": "ORG"}]},
-    {"text": "Bob lives in Oslo.", "spans": [{"start": 0, "end": 3, "label": "PERSON"}]},
+    {"text": "Bob lives in Oslo.", "spans": [{"start": 0, "end": 3, "label": "CREATURE"}]},
 ]
 
 

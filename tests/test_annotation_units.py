@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 from lepton.annotation.agreement import Vote, agreement, cohen_kappa, entity_f1, resolve
 from lepton.annotation.convert import from_result, spans_to_token_tags, to_result, token_tags_to_spans
 from lepton.annotation.resolve import diff, resolve_snapshot
-from lepton.annotation.schema import ENTITY_LABELS, label_config, schema_version
+from lepton.annotation.schema import LabelSchema, load_schema, schema_version
+
+SCHEMA = load_schema()
 from lepton.annotation.sync import SnapshotStore, compare, entries
 from lepton.corpus.records import Span
 from lepton.ner.encoders import token_offsets_for
@@ -43,7 +45,7 @@ def test_token_boundary_spans_round_trip_exactly(offsets, words, data):
     spans = []
     for a, b in zip(cuts[::2], cuts[1::2]):
         if b > a:
-            spans.append(Span(units[a][0], units[b - 1][1], data.draw(st.sampled_from(ENTITY_LABELS))))
+            spans.append(Span(units[a][0], units[b - 1][1], data.draw(st.sampled_from(SCHEMA.names))))
     tt = spans_to_token_tags(offs, spans)
     assert tt.unaligned == []
     back = token_tags_to_spans(offs, tt.tags, text)
@@ -80,24 +82,24 @@ def test_misaligned_span_names_the_edge_and_rule():
 def test_label_studio_results_round_trip_and_problems_are_named():
     text = "\U0001F600 Ana met Bob in 東京 today"
     spans = [Span(2, 5, "PER", "Ana"), Span(10, 13, "PER", "Bob"), Span(17, 19, "LOC", "東京")]
-    parsed = from_result(text, to_result(spans))
+    parsed = from_result(text, to_result(spans), SCHEMA)
     assert parsed.spans == spans and parsed.problems == [] and parsed.repaired == 0
     # an older front end counted UTF-16 units: after the emoji every offset is one too far
     utf16 = to_result([Span(3, 6, "PER", "Ana")])
-    parsed = from_result(text, utf16)
+    parsed = from_result(text, utf16, SCHEMA)
     assert parsed.spans == [Span(2, 5, "PER", "Ana")] and parsed.repaired == 1
-    bad = to_result([Span(2, 5, "PERSON", "Ana"), Span(0, 99, "PER", "x"), Span(6, 9, "PER", "Bob")])
-    parsed = from_result(text, bad)
+    bad = to_result([Span(2, 5, "CREATURE", "Ana"), Span(0, 99, "PER", "x"), Span(6, 9, "PER", "Bob")])
+    parsed = from_result(text, bad, SCHEMA)
     assert [p.rule for p in parsed.problems] == ["label in the current schema", "0 <= start < end <= len(text)",
                                                  "span text equals text[start:end]"]
     assert len(parsed.spans) == 3, "rule-breaking spans stay for the gate to block"
     parsed = from_result(text, [{"from_name": "label", "to_name": "text", "type": "labels",
-                                 "value": {"start": "2", "end": 5, "labels": ["PER"]}}])
+                                 "value": {"start": "2", "end": 5, "labels": ["PER"]}}], SCHEMA)
     assert parsed.spans == [] and [p.rule for p in parsed.unusable] == ["integer start and end"]
 
 
 def test_label_config_is_generated_from_the_label_set():
-    cfg = label_config(("PER", "ORG"))
+    cfg = LabelSchema.of(("PER", "ORG")).label_config()
     assert cfg.count("<Label ") == 2 and 'value="PER"' in cfg and 'toName="text"' in cfg
     assert schema_version(("PER", "ORG")) != schema_version(("PER", "ORG", "DATE"))
     assert schema_version(("PER", "ORG")) == schema_version(("PER", "ORG"))
@@ -157,7 +159,7 @@ def test_snapshots_are_content_hashed_and_count_every_change(tmp_path):
     s2 = store.write(7, now2, compare(now2, store.state(s1.snapshot_id)), s1.snapshot_id)
     assert s2.changes == {"added": 0, "updated": 1, "removed": 1}
     assert s2.sequence == 2 and store.head() == s2.snapshot_id
-    b1, b2 = resolve_snapshot(store.load(s1.snapshot_id)), resolve_snapshot(store.load(s2.snapshot_id))
+    b1, b2 = resolve_snapshot(store.load(s1.snapshot_id), SCHEMA), resolve_snapshot(store.load(s2.snapshot_id), SCHEMA)
     d = diff(b1.records, b2.records)
     assert d["added"] == [{"record_id": "r1", "start": 8, "end": 11, "label": "PER"}]
     assert {(x["record_id"], x["start"]) for x in d["removed"]} == {("r1", 0), ("r2", 0)}

@@ -281,7 +281,7 @@ def test_a_dataset_is_refused_when_no_batch_passed(workspace_env, tmp_path):
     s = Settings.from_env()
     s.landing_dir.mkdir(parents=True)
     (s.landing_dir / "bad.jsonl").write_text(json.dumps(
-        {"text": "Bob lives in Oslo.", "spans": [{"start": 0, "end": 3, "label": "PERSON"}]}) + "\n")
+        {"text": "Bob lives in Oslo.", "spans": [{"start": 0, "end": 3, "label": "CREATURE"}]}) + "\n")
     with _instance(tmp_path / "dagster") as instance:
         chain = run_chain(s, instance, raise_on_error=False)
         assert not chain.final.success

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lepton.annotation.schema import bio_tags
+from lepton.annotation.schema import load_schema
+
+LABELS = load_schema().names
 from lepton.corpus.records import Record, Span, record_id
 from lepton.corpus.sample import SampleCorpus
 from lepton.datasets.split import split_records
@@ -37,7 +39,7 @@ def test_split_is_document_level_deterministic_and_order_free():
 
 @pytest.fixture(scope="module")
 def tiny():
-    labels = bio_tags()
+    labels = load_schema().bio_tags()
     tok, model = build_tiny([r.text for r in _records(200)], labels)
     return tok, model, {l: i for i, l in enumerate(labels)}
 
@@ -64,7 +66,7 @@ def test_alignment_reports_spans_off_word_boundaries(tiny):
 
 
 def test_validation_passes_clean_records():
-    report = validate_records(_records(), SUITE)
+    report = validate_records(_records(), SUITE, labels=LABELS)
     assert report.success, report.summary()
     assert report.evaluated_rows == sum(len(r.spans) for r in _records())
 
@@ -74,19 +76,19 @@ def test_validation_names_failing_rows_without_their_text():
     bad = Record("bad1", "bad.jsonl", 7, "Ana works at Acme.",
                  (Span(0, 3, "PER", "Ana"), Span(13, 40, "ORG"), Span(5, 2, "LOC"), Span(13, 17, "COMPANY", "Acme"),
                   Span(0, 3, "PER", "Bob")))
-    report = validate_records(good + [bad], SUITE)
+    report = validate_records(good + [bad], SUITE, labels=LABELS)
     assert not report.success
     failed = {o.rule: o for o in report.failed}
     bounds = failed["0 <= start < end <= len(text)"]
     assert bounds.failing_rows == ["bad.jsonl:7 span 1", "bad.jsonl:7 span 2"] and bounds.unexpected_count == 2
-    assert failed["labels in the current schema (lepton/annotation/schema.py)"].failing_rows == ["bad.jsonl:7 span 3"]
+    assert failed["labels in the current schema (policy/labels.yaml or LEPTON_LABEL_SCHEMA)"].failing_rows == ["bad.jsonl:7 span 3"]
     assert "bad.jsonl:7 span 4" in failed["span text equals text[start:end]"].failing_rows
     assert set(failed["no overlapping spans within one annotation"].failing_rows) >= {
         "bad.jsonl:7 span 0", "bad.jsonl:7 span 4"}
     assert "Bob" not in report.summary() and "COMPANY" not in report.summary()
     # the failing values are shown, masked: offsets as they are, text as first letter and length
     assert "start=13; end=40; text_len=18" in bounds.examples
-    assert failed["labels in the current schema (lepton/annotation/schema.py)"].examples == ["label=C…(7 chars)"]
+    assert failed["labels in the current schema (policy/labels.yaml or LEPTON_LABEL_SCHEMA)"].examples == ["label=C…(7 chars)"]
     from lepton.validation.report_html import write_html
 
     page = write_html(report, "batch-x", Path(tempfile.mkdtemp()) / "r.html").read_text()
@@ -97,13 +99,13 @@ def test_validation_names_failing_rows_without_their_text():
 def test_custom_ner_rules_edge_whitespace_and_token_alignment():
     good = _records(5)
     edgy = Record("e1", "edgy.jsonl", 3, "Meet  Ana today.", (Span(4, 9, "PER", " Ana"),))
-    report = validate_records(good + [edgy], SUITE)
+    report = validate_records(good + [edgy], SUITE, labels=LABELS)
     failed = {o.rule: o for o in report.failed}
     assert failed["no leading or trailing whitespace in a span"].failing_rows == ["edgy.jsonl:3 span 0"]
     # one unaligned span in 14 is under the 99% alignment rate the contract asks for
     rec = good[0]
     off = {(rec.record_id, rec.spans[0].start, rec.spans[0].end)}
-    report = validate_records(good, SUITE, unaligned=off)
+    report = validate_records(good, SUITE, unaligned=off, labels=LABELS)
     failed = {o.rule: o for o in report.failed}
     assert list(failed) == ["at least 99% of spans on token boundaries of the tokenizer in use"]
     assert failed["at least 99% of spans on token boundaries of the tokenizer in use"].unexpected_count == 1
@@ -120,11 +122,11 @@ def test_a_suite_that_loses_a_custom_expectation_is_refused(tmp_path):
     (tmp_path / "annotations.json").write_text(json.dumps(spec))
     # GX only logs an unknown type and drops it; the loader's count turns that into an error
     with pytest.raises(SuiteError, match=r"suite declares 10 expectations but GX loaded [0-9]+"):
-        load_suite(tmp_path / "annotations.json")
+        load_suite(tmp_path / "annotations.json", LABELS)
 
 
 def test_validation_fails_an_empty_batch():
-    report = validate_records([Record("r", "e.jsonl", 1, "no entities here", ())], SUITE)
+    report = validate_records([Record("r", "e.jsonl", 1, "no entities here", ())], SUITE, labels=LABELS)
     assert not report.success
     assert [o.rule for o in report.failed] == ["non-empty: a batch with no spans cannot train anything"]
 

@@ -12,7 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from lepton.annotation.convert import to_result
-from lepton.annotation.schema import ENTITY_LABELS, schema_version
+from lepton.annotation.resolve import resolve_snapshot
+from lepton.annotation.schema import load_schema, parse_schema
+from lepton.annotation.sync import SnapshotStore, sync
 from lepton.annotation.scripted import annotate as scripted_annotate
 from lepton.annotation.studio import StudioError
 from lepton.cli import main as cli
@@ -36,21 +38,71 @@ def _studio(s, **kw):
     return resource_from_env(s).model_copy(update=kw).studio()
 
 
-def test_project_is_code_and_a_changed_label_set_is_a_new_schema_version(workspace_env):
+def _evolve(base, **changes):
+    """The shipped schema with some labels added, renamed or removed, as a person edits the file."""
+    doc = base.to_dict()
+    for old, new in changes.get("renamed", {}).items():
+        doc["labels"][new] = doc["labels"].pop(old)
+        doc["renamed"][old] = new
+    for name in changes.get("removed", []):
+        del doc["labels"][name]
+        doc["removed"].append(name)
+    doc["labels"].update({n: {"description": f"{n} (added)"} for n in changes.get("added", [])})
+    return parse_schema(doc, "test-edit")
+
+
+def test_schema_changes_are_governed_existing_annotations_kept_renamed_and_refused(workspace_env, tmp_path):
+    """Project as code, then three edits of the schema file against the real server: a label
+    added, one renamed, one removed. Label Studio keeps every existing annotation through
+    each config change; the pull applies the rename and refuses the removed label's spans
+    with their count; lineage has one schema version per edit, each derived from the last."""
     s = Settings.from_env()
     studio = _studio(s)
-    first = studio.ensure_project(s.ls_project)
-    again = studio.ensure_project(s.ls_project)
+    base = load_schema()
+    first = studio.ensure_project(s.ls_project, base)
+    again = studio.ensure_project(s.ls_project, base)
     assert first.created and not again.created and not again.config_changed and again.id == first.id
     assert [p.id for p in studio.client.projects.list() if p.title == s.ls_project] == [first.id]
-    wider = studio.ensure_project(s.ls_project, ENTITY_LABELS + ("DATE",))
-    assert wider.config_changed and wider.schema_version != first.schema_version
-    assert '<Label value="DATE"/>' in studio.label_config(first.id)
+    config = studio.label_config(first.id)
+    assert 'hotkey="p"' in config and 'background="#e6550d"' in config and "not a title or a pronoun" in config
+    text = "Ana Lopez met Acme staff in Oslo about the Nobel Prize."
+    studio.push(first.id, [{"data": {"text": text, "record_id": "r-1", "record_batch": "b", "source": "t.jsonl",
+                                     "line": 1}, "predictions": []}])
+    [task] = studio.tasks(first.id)
+    spans = [Span(0, 9, "PER", "Ana Lopez"), Span(14, 18, "ORG", "Acme"), Span(28, 32, "LOC", "Oslo"),
+             Span(43, 54, "MISC", "Nobel Prize")]
+    studio.annotate(task["id"], to_result(spans))
+
+    added = _evolve(base, added=["DATE"])
+    renamed = _evolve(added, renamed={"MISC": "OTHER"})
+    removed = _evolve(renamed, removed=["LOC"])
     store = LineageStore(s.lineage_url)
     stage = StageLineage(store, run_id="test", code_version="t")
-    for p, labels in ((first, ENTITY_LABELS), (wider, ENTITY_LABELS + ("DATE",))):
-        stage.label_schema(p.schema_version, list(labels), p.id)
-    assert {n.name for n in store.find("label_schema")} == {schema_version(), schema_version(ENTITY_LABELS + ("DATE",))}
+    stage.label_schema(base, first.id)
+    for schema in (added, renamed, removed):
+        p = studio.ensure_project(s.ls_project, schema)
+        assert p.config_changed and p.schema_version == schema.version
+        [now] = studio.tasks(first.id)
+        assert len(now["annotations"]) == 1, "a config change must keep every existing annotation"
+        stage.label_schema(schema, p.id)
+    config = studio.label_config(first.id)
+    assert '<Label value="DATE"' in config and '<Label value="OTHER"' in config
+    assert "retired: renamed to OTHER" in config and "retired: removed from the schema" in config
+
+    snaps = SnapshotStore(tmp_path / "snaps")
+    snap = sync(studio, first.id, snaps, None, removed.version)
+    resolved = resolve_snapshot(snaps.load(snap.snapshot_id), removed)
+    [rec] = resolved.records
+    assert [(sp.text, sp.label) for sp in rec.spans] == [("Ana Lopez", "PER"), ("Acme", "ORG"),
+                                                          ("Nobel Prize", "OTHER")]
+    assert dict(resolved.mapped) == {"MISC -> OTHER": 1}
+    assert resolved.refused_counts() == {"label removed from the schema": {"LOC": 1}}
+    assert not resolved.problems, "a declared rename or removal is not a contract failure"
+
+    versions = [n.name for n in store.find("label_schema")]
+    assert versions == [base.version, added.version, renamed.version, removed.version]
+    assert store.parents(f"label_schema:{removed.version}") == [(f"label_schema:{renamed.version}", "derived-from")]
+    assert store.get(f"label_schema:{removed.version}").attrs["removed"] == ["LOC"]
 
 
 def test_pushing_a_batch_twice_creates_no_duplicates_and_restricted_text_stays_home(workspace_env, tmp_path):

@@ -12,6 +12,7 @@ from lepton.lineage.events import StageLineage
 from lepton.lineage.ledger import RecordLedger
 from lepton.lineage.queries import diff, downstream_of_record, upstream_of, who_touched
 from lepton.lineage.store import LineageStore
+from lepton.annotation.schema import LabelSchema
 from tests.conftest import PG_DSN
 
 
@@ -20,13 +21,14 @@ def _graph(url: str) -> tuple[LineageStore, RecordLedger]:
     second trained on an augmented copy of v2."""
     store = LineageStore(url)
     a = StageLineage(store, run_id="run-a", code_version="t")
-    a.label_schema("s1", ["ORG", "PER"], 1)
-    a.label_schema("s2", ["LOC", "ORG", "PER"], 1)
-    a.dataset("v1", [], members={"train": ["r1", "r2", "r3"], "dev": ["r4"], "test": ["r5"]}, label_schema="s1")
+    s1, s2 = LabelSchema.of(["ORG", "PER"]), LabelSchema.of(["LOC", "ORG", "PER"])
+    a.label_schema(s1, 1)
+    a.label_schema(s2, 1)
+    a.dataset("v1", [], members={"train": ["r1", "r2", "r3"], "dev": ["r4"], "test": ["r5"]}, label_schema=s1.version)
     a.training("t1", "v1")
     a.model_version("m", 1, "t1")
     b = StageLineage(store, run_id="run-b", code_version="t")
-    b.dataset("v2", [], members={"train": ["r3", "r6"], "dev": ["r4"], "test": ["r2", "r5"]}, label_schema="s2")
+    b.dataset("v2", [], members={"train": ["r3", "r6"], "dev": ["r4"], "test": ["r2", "r5"]}, label_schema=s2.version)
     b.training("t2", "v2", augmentation={"key": "k1", "copies": 1})
     b.model_version("m", 2, "t2")
     return store, RecordLedger(store)
@@ -68,8 +70,9 @@ def test_diff_of_two_versions_and_of_two_models(graph):
     _, store, ledger = graph
     d = diff(store, ledger, "dataset_version:v1", "dataset_version:v2")
     assert d["added"] == ["r6"] and d["removed"] == ["r1"] and d["moved_split"] == ["r2"]
-    assert d["attributes_changed"]["label_schema"] == {"a": "s1", "b": "s2"}
-    assert d["schema_changes"] == {"a": "s1", "b": "s2", "labels_added": ["LOC"], "labels_removed": []}
+    s1, s2 = LabelSchema.of(["ORG", "PER"]).version, LabelSchema.of(["LOC", "ORG", "PER"]).version
+    assert d["attributes_changed"]["label_schema"] == {"a": s1, "b": s2}
+    assert d["schema_changes"] == {"a": s1, "b": s2, "labels_added": ["LOC"], "labels_removed": []}
     assert diff(store, ledger, "model_version:m/1", "model_version:m/2")["added"] == ["r6"]
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lepton.annotation.schema import bio_tags
+from lepton.annotation.schema import load_schema
 from lepton.corpus.records import Record, Span
 from lepton.corpus.sample import sample_records
 from lepton.ner.alignment import IGNORE, encode, tags_to_char_spans
@@ -19,7 +19,8 @@ from lepton.ner.encoders import build_tiny
 from lepton.ner.evaluation import confusion, evaluate_tags
 from lepton.ner.job import JobSpec, launch
 
-LABELS = bio_tags()
+SCHEMA = load_schema()
+LABELS = SCHEMA.bio_tags()
 LABEL2ID = {l: i for i, l in enumerate(LABELS)}
 ID2LABEL = dict(enumerate(LABELS))
 WORDS = ["Ana", "Søren", "Zoë", "東京", "naïve", "🙂", "Ōsaka", "Müller", "و", "שלום", "met", "in", "at", "the"]
@@ -112,8 +113,8 @@ CONFIG = {"epochs": 6, "batch_size": 8, "learning_rate": 5e-3, "seed": 5, "max_l
 
 def test_training_is_deterministic_on_cpu(tmp_path):
     files = _files(tmp_path)
-    a = launch(JobSpec("tiny", CONFIG, str(tmp_path / "a"), files=files))
-    b = launch(JobSpec("tiny", CONFIG, str(tmp_path / "b"), files=files))
+    a = launch(JobSpec("tiny", CONFIG, str(tmp_path / "a"), files=files, labels=list(SCHEMA.names)))
+    b = launch(JobSpec("tiny", CONFIG, str(tmp_path / "b"), files=files, labels=list(SCHEMA.names)))
     assert a["history"] == b["history"] and a["test"]["f1"] == b["test"]["f1"]
     assert a["steps"] == b["steps"] and a["test"]["f1"] > 0.2
 
@@ -123,8 +124,8 @@ def test_two_gloo_processes_match_one_on_the_same_global_batch(tmp_path):
     files = _files(tmp_path)
     # Dropout off: each rank draws its own dropout masks, which one process would not.
     cfg = {**CONFIG, "dropout": 0.0}
-    one = launch(JobSpec("tiny", cfg, str(tmp_path / "one"), files=files))
-    two = launch(JobSpec("tiny", cfg, str(tmp_path / "two"), files=files, nproc=2))
+    one = launch(JobSpec("tiny", cfg, str(tmp_path / "one"), files=files, labels=list(SCHEMA.names)))
+    two = launch(JobSpec("tiny", cfg, str(tmp_path / "two"), files=files, nproc=2, labels=list(SCHEMA.names)))
     assert two["world_size"] == 2 and one["world_size"] == 1
     # Stated tolerance: the per-rank sums meet in a different floating-point order, so
     # losses agree to 1e-4 relative and entity F1 to 0.01, not bit for bit.
@@ -184,7 +185,7 @@ def test_augmented_training_is_a_derived_dataset_in_lineage(tmp_path):
 
     files = _files(tmp_path, 120)
     result = launch(JobSpec("tiny", {**CONFIG, "epochs": 1}, str(tmp_path / "o"), files=files,
-                            augment={"copies": 1, "seed": 3}))
+                            augment={"copies": 1, "seed": 3}, labels=list(SCHEMA.names)))
     aug = result["augmentation"]
     assert aug["train_documents_after"] == 2 * aug["train_documents_before"] == 2 * 90
     store = LineageStore(f"sqlite:///{tmp_path / 'lineage.db'}")

@@ -57,7 +57,7 @@ def test_a_bad_batch_is_blocked_same_run_later_and_in_a_backfill_until_rerun_rel
         assert listed.exit_code == 0, listed.output
         [parked] = json.loads(listed.output)
         assert parked["batch"] == bad and parked["suite"] == "annotations"
-        assert {"labels in the current schema (lepton/annotation/schema.py)",
+        assert {"labels in the current schema (policy/labels.yaml or LEPTON_LABEL_SCHEMA)",
                 "0 <= start < end <= len(text)"} <= set(parked["failed_rules"])
         html = Path(parked["report_html"]).read_text()
         assert "bad.jsonl:1 span 0" in html and "bad.jsonl:2 span 0" in html and "Acme" not in html

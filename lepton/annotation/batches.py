@@ -52,13 +52,16 @@ def write_annotation_batch(folder: Path, snapshot_path: Path, snapshot: dict, re
     report = {"snapshot_id": sid, "changes": snapshot["changes"], "skipped_tasks": resolved.skipped,
               "quarantined": resolved.quarantined, "span_problems": resolved.problems,
               "conflicts": resolved.conflicts, "agreement": resolved.agreement.to_dict(),
+              "refused_spans": resolved.refused, "label_mapping": dict(resolved.mapped),
               "alignment": alignment, "unaligned_spans": unaligned, "repaired_utf16_offsets": resolved.repaired_utf16}
     report_path.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     batch = {
         "batch_id": sid, "sequence": snapshot["sequence"], "path": str(records_path), "report": str(report_path),
         "snapshot": str(snapshot_path),
         "snapshot_sha256": sha256_file(snapshot_path),
-        "label_schema_version": snapshot["label_schema_version"],
+        # the schema the batch was resolved under (renames applied, removed labels refused)
+        "label_schema_version": resolved.schema_version or snapshot["label_schema_version"],
+        "label_mapping": dict(sorted(resolved.mapped.items())), "refused_spans": resolved.refused_counts(),
         "tasks": len(snapshot["tasks"]), "documents": len(resolved.records),
         "spans": sum(len(r.spans) for r in resolved.records), "per_label": resolved.per_label(),
         "changes": snapshot["changes"], "skipped": len(resolved.skipped),

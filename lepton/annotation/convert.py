@@ -10,9 +10,10 @@ reading is repaired and reported as such rather than trusted silently.
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 
-from lepton.annotation.schema import ENTITY_LABELS, FROM_NAME, TO_NAME
+from lepton.annotation.schema import FROM_NAME, TO_NAME, LabelSchema
 from lepton.corpus.records import Span
 
 
@@ -58,14 +59,20 @@ class Parsed:
     spans: list[Span] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)   # every rule a span broke
     unusable: list[Problem] = field(default_factory=list)   # spans that cannot even be represented
+    refused: list[Problem] = field(default_factory=list)    # spans of a label the schema removed
+    mapped: Counter = field(default_factory=Counter)        # "OLD -> NEW": spans renamed or merged
     repaired: int = 0
 
 
-def from_result(text: str, result: list[dict], labels: tuple[str, ...] = ENTITY_LABELS) -> Parsed:
+REMOVED_RULE = "label removed from the schema"
+
+
+def from_result(text: str, result: list[dict], schema: LabelSchema) -> Parsed:
     """Spans from one annotation's result, checked against the task text. A span that breaks
     a contract rule is kept as the annotator made it (and listed in `problems`), so the
     validation gate sees it and blocks the batch; one without integer offsets cannot be
-    kept and makes its task unusable."""
+    kept and makes its task unusable. The schema's declared renames are applied (and
+    counted); a span of a label it removed is refused (and counted), never kept quietly."""
     out = Parsed()
     for item in result:
         if item.get("type") != "labels" or item.get("from_name") != FROM_NAME:
@@ -79,8 +86,15 @@ def from_result(text: str, result: list[dict], labels: tuple[str, ...] = ENTITY_
             continue
         if len(names) != 1:
             out.problems.append(Problem("exactly one label per span", start, end, label))
-        elif label not in labels:
+        elif label in schema.removed:
+            out.refused.append(Problem(REMOVED_RULE, start, end, label,
+                                       f"{label} was removed from label schema {schema.version}"))
+            continue
+        elif (canonical := schema.canonical(label)) is None:
             out.problems.append(Problem("label in the current schema", start, end, label))
+        elif canonical != label:
+            out.mapped[f"{label} -> {canonical}"] += 1
+            label = canonical
         if not 0 <= start < end <= len(text):
             out.problems.append(Problem("0 <= start < end <= len(text)", start, end, label, f"len={len(text)}"))
         elif said is not None and text[start:end] != said:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from lepton.annotation.agreement import Agreement, Vote, agreement, resolve
 from lepton.annotation.convert import from_result
-from lepton.annotation.schema import ENTITY_LABELS
+from lepton.annotation.schema import LabelSchema
 from lepton.corpus.records import Record
 
 
@@ -25,6 +25,9 @@ class ResolvedBatch:
     quarantined: list[dict] = field(default_factory=list)   # task, annotation, rule, offsets: no text
     problems: list[dict] = field(default_factory=list)      # rule-breaking spans kept for the gate
     conflicts: list[dict] = field(default_factory=list)
+    refused: list[dict] = field(default_factory=list)       # spans of removed labels: task, rule, label, offsets
+    mapped: Counter = field(default_factory=Counter)        # "OLD -> NEW": spans renamed by the schema
+    schema_version: str = ""
     rules: Counter = field(default_factory=Counter)
     repaired_utf16: int = 0
     annotators: set = field(default_factory=set)
@@ -34,12 +37,19 @@ class ResolvedBatch:
     def quarantined_tasks(self) -> int:
         return len({q["task_id"] for q in self.quarantined})
 
+    def refused_counts(self) -> dict:
+        """Spans refused, per rule and label: what the batch states it left out."""
+        out: dict = {}
+        for r in self.refused:
+            out.setdefault(r["rule"], Counter())[r["label"]] += 1
+        return {rule: dict(sorted(c.items())) for rule, c in sorted(out.items())}
+
     def per_label(self) -> dict:
         return dict(sorted(Counter(s.label for r in self.records for s in r.spans).items()))
 
 
-def resolve_snapshot(snapshot: dict, labels: tuple[str, ...] = ENTITY_LABELS) -> ResolvedBatch:
-    out = ResolvedBatch(snapshot["snapshot_id"])
+def resolve_snapshot(snapshot: dict, schema: LabelSchema) -> ResolvedBatch:
+    out = ResolvedBatch(snapshot["snapshot_id"], schema_version=schema.version)
     multi = []
     for task in snapshot["tasks"]:
         live = [a for a in task["annotations"] if not a["was_cancelled"]]
@@ -48,9 +58,11 @@ def resolve_snapshot(snapshot: dict, labels: tuple[str, ...] = ENTITY_LABELS) ->
             continue
         votes, unusable = [], []
         for a in live:
-            parsed = from_result(task["text"], a["result"], labels)
+            parsed = from_result(task["text"], a["result"], schema)
             out.repaired_utf16 += parsed.repaired
+            out.mapped.update(parsed.mapped)
             where = {"task_id": task["task_id"], "annotation_id": a["annotation_id"], "record_id": task["record_id"]}
+            out.refused += [{**where, **p.to_dict()} for p in parsed.refused]
             unusable += [{**where, **p.to_dict()} for p in parsed.unusable]
             out.problems += [{**where, **p.to_dict()} for p in parsed.problems]
             votes.append(Vote(a["annotation_id"], a["annotator"], a["updated_at"] or "", a["ground_truth"],

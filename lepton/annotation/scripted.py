@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from lepton.annotation.schema import ENTITY_LABELS
+from lepton.annotation.schema import load_schema
 from lepton.annotation.tasks import INPUT_MODEL_VERSION
 
 ANNOTATORS = ("scripted-annotator-a@lepton.invalid", "scripted-annotator-b@lepton.invalid")
@@ -37,7 +37,7 @@ def _guess(task: dict) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "score"} for r in chosen["result"]]
 
 
-def _disagree(result: list[dict], rng: random.Random) -> list[dict]:
+def _disagree(result: list[dict], rng: random.Random, labels: tuple[str, ...]) -> list[dict]:
     if not result:
         return result
     out = [dict(r, value=dict(r["value"])) for r in result]
@@ -46,16 +46,22 @@ def _disagree(result: list[dict], rng: random.Random) -> list[dict]:
         del out[i]
     else:
         current = out[i]["value"]["labels"][0]
-        out[i]["value"]["labels"] = [rng.choice([lab for lab in ENTITY_LABELS if lab != current])]
+        others = [lab for lab in labels if lab != current]
+        if others:
+            out[i]["value"]["labels"] = [rng.choice(others)]
+        else:
+            del out[i]
     return out
 
 
 def annotate(studio, project: int, second_opinion_every: int = 4, disagree_every: int = 3, seed: int = 13,
-             limit: int | None = None, workers: int = 4) -> dict:
+             limit: int | None = None, workers: int = 4, labels: tuple[str, ...] | None = None) -> dict:
     """Annotates every task that has no annotation yet; returns what it did. Several tasks
-    are in flight at once, as with several people (1.7x faster than one at a time here)."""
+    are in flight at once, as with several people (1.7x faster than one at a time here).
+    `labels`: what annotator B may relabel a span as (the configured schema's, by default)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    labels = tuple(labels or load_schema().names)
     a, b = ensure_annotators(studio)
     todo = [t for t in studio.tasks(project) if not t.get("annotations")][:limit]
 
@@ -66,7 +72,7 @@ def annotate(studio, project: int, second_opinion_every: int = 4, disagree_every
         if n % second_opinion_every:
             return 0, 0
         disagree = (n // second_opinion_every) % disagree_every == 0 and bool(result)
-        second = _disagree(result, random.Random(seed * 1_000_003 + n)) if disagree else result
+        second = _disagree(result, random.Random(seed * 1_000_003 + n), labels) if disagree else result
         studio.call(f"annotate task {task['id']}", studio.client.annotations.create, task["id"], result=second,
                     completed_by=b)
         return 1, int(disagree)

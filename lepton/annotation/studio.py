@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from lepton.annotation.schema import ENTITY_LABELS, label_config, schema_version
+from lepton.annotation.schema import LabelSchema
 
 log = logging.getLogger(__name__)
 
@@ -98,23 +99,24 @@ class Studio:
         found = [p.id for p in self.call("list projects", lambda: list(self.client.projects.list())) if p.title == title]
         return found[0] if found else None
 
-    def ensure_project(self, title: str, labels: tuple[str, ...] = ENTITY_LABELS) -> Project:
-        """Creates the project, or brings its labeling config up to the label set: running
-        it twice changes nothing."""
-        config = label_config(labels)
+    def ensure_project(self, title: str, schema: LabelSchema) -> Project:
+        """Creates the project, or brings its labeling config up to the label schema: running
+        it twice changes nothing. Existing annotations stay: a renamed or removed label stays
+        in the config as a retired one, since Label Studio refuses a config that orphans them."""
+        config = schema.label_config()
         found = self.find_project(title)
         if found is None:
             p = self.call(f"create project {title!r}", self.client.projects.create, title=title,
                           label_config=config, sampling=SEQUENTIAL,
                           description="Entity spans for Lepton's NER model. Managed by the pipeline: "
-                                      "the label set is generated from lepton/annotation/schema.py.")
-            return Project(p.id, title, schema_version(labels), created=True, config_changed=False)
+                                      f"the labels come from the reviewed schema file {Path(schema.source).name}.")
+            return Project(p.id, title, schema.version, created=True, config_changed=False)
         p = self.call(f"read project {found}", self.client.projects.get, found)
         changed = (p.label_config or "").strip() != config
         if changed:
             self.call(f"update label config of project {p.id}", self.client.projects.update, p.id,
                       label_config=config)
-        return Project(p.id, title, schema_version(labels), created=False, config_changed=changed)
+        return Project(p.id, title, schema.version, created=False, config_changed=changed)
 
     def label_config(self, project: int) -> str:
         return self.call(f"read project {project}", self.client.projects.get, project).label_config

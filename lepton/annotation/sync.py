@@ -19,8 +19,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lepton.annotation.schema import schema_version
-
 
 def _canon(obj) -> bytes:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
@@ -94,10 +92,13 @@ class SnapshotStore:
             cur = self.load(cur)["previous"]
         return out[::-1]
 
-    def write(self, project_id: int, tasks: list[dict], changes: dict, previous: str | None) -> Snapshot:
+    def write(self, project_id: int, tasks: list[dict], changes: dict, previous: str | None,
+              schema_version: str | None = None) -> Snapshot:
+        """`schema_version`: the label schema in force at the pull (the batch is resolved
+        under the schema in force when it runs, and says so)."""
         prev_seq = self.load(previous)["sequence"] if previous else 0
         body = {"previous": previous, "sequence": prev_seq + 1, "project_id": project_id,
-                "label_schema_version": schema_version(), "changes": changes,
+                "label_schema_version": schema_version, "changes": changes,
                 "tasks": sorted(tasks, key=lambda t: t["task_id"])}
         sid = hashlib.sha256(_canon(body)).hexdigest()[:16]
         path = self.path(sid)
@@ -148,7 +149,8 @@ def current(studio, project_id: int, previous: dict[int, dict]) -> list[dict]:
             if tid in fresh or (tid not in changed and tid in previous)]
 
 
-def sync(studio, project_id: int, store: SnapshotStore, cursor: str | None) -> Snapshot | None:
+def sync(studio, project_id: int, store: SnapshotStore, cursor: str | None,
+         schema_version: str | None = None) -> Snapshot | None:
     """One pull: a new snapshot if any task's annotations changed since `cursor`, else None.
     The caller moves its cursor to the snapshot id only after this returns, i.e. after the
     snapshot is stored."""
@@ -157,4 +159,4 @@ def sync(studio, project_id: int, store: SnapshotStore, cursor: str | None) -> S
     changes = compare(now, {tid: t["fingerprint"] for tid, t in previous.items()})
     if not any(changes.values()):
         return None
-    return store.write(project_id, now, changes, cursor)
+    return store.write(project_id, now, changes, cursor, schema_version)

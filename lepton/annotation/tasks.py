@@ -16,14 +16,18 @@ INPUT_MODEL_VERSION = "input-labels"
 
 
 def build_tasks(records: list[Record], record_batch: str, input_labels: str = "annotations",
-                predictions: list | None = None, model_version: str | None = None) -> list[dict]:
-    """`predictions`: one lepton.ner.predict.Prediction per record, from the champion."""
+                predictions: list | None = None, model_version: str | None = None,
+                schema_version: str | None = None) -> list[dict]:
+    """`predictions`: one lepton.ner.predict.Prediction per record, from the champion, its
+    labels already read under the schema (`schema_version`, which each task carries)."""
     if input_labels not in INPUT_LABELS_MODES:
         raise ValueError(f"input labels mode {input_labels!r}: expected one of {', '.join(INPUT_LABELS_MODES)}")
     tasks = []
     for i, rec in enumerate(records):
         data = {"text": rec.text, "record_id": rec.record_id, "record_batch": record_batch,
                 "source": rec.source, "line": rec.line}
+        if schema_version:
+            data["label_schema_version"] = schema_version
         task: dict = {"data": data, "predictions": []}
         # Label Studio orders by the score of whichever prediction its join meets first, so
         # the input's prediction carries the task's score too.

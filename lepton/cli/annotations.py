@@ -44,7 +44,10 @@ def annotations_diff(a: str, b: str, as_json: bool) -> None:
         sa, sb = store.load(a), store.load(b)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
-    d = diff(resolve_snapshot(sa).records, resolve_snapshot(sb).records)
+    from lepton.annotation.schema import load_schema
+
+    schema = load_schema(Settings.from_env().label_schema_file)
+    d = diff(resolve_snapshot(sa, schema).records, resolve_snapshot(sb, schema).records)
     if as_json:
         click.echo(json.dumps(d, indent=1))
         return

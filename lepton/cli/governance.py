@@ -38,7 +38,7 @@ def erase_cmd(records: tuple[str, ...], subject: str | None, retrain: bool | Non
               as_json: bool) -> None:
     """Erase records from every dataset version, working copy and Label Studio; destroy the
     old data keys; taint the model versions trained on them; leave a tombstone."""
-    from lepton.corpus.ingest import ReaderOptions
+    from lepton.corpus.formats import ReaderOptions
     from lepton.governance.erasure import ErasureError, ErasureStores, erase, records_of_subject
     from lepton.governance.purge import PurgeError
     from lepton.lineage.ledger import RecordLedger
@@ -49,8 +49,7 @@ def erase_cmd(records: tuple[str, ...], subject: str | None, retrain: bool | Non
     lineage = LineageStore(s.lineage_url)
     stores = ErasureStores(
         home=s.home, landing_url=s.landing_url,
-        readers=ReaderOptions(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,
-                              text_mode=s.text_mode, conll_scheme=s.conll_scheme),
+        readers=ReaderOptions.from_settings(s),
         keyring=keyring_for(s), dvc=dvc_for(s), lineage=lineage, audit=audit_for(s), mlflow=mlflow_for(s),
         studio=_studio(s), ls_project=s.ls_project)
     ids = list(records)

@@ -142,6 +142,7 @@ def _model_ref(s: Settings, ref: str) -> tuple[str, int]:
 def lineage_review_pack(ref: str, out: Path | None, screenshot: Path | None) -> None:
     """The steward review pack of model version REF: one self-contained HTML page."""
     from lepton.cli.shared import dvc_for, mlflow_for
+    from lepton.annotation.schema import load_schema
     from lepton.lineage.pack import write_pack
 
     s = Settings.from_env()
@@ -149,7 +150,8 @@ def lineage_review_pack(ref: str, out: Path | None, screenshot: Path | None) -> 
     store, _ = _stores()
     out = out or s.work_dir / "review" / f"{name}-{version}.html"
     try:
-        write_pack(store, mlflow_for(s), dvc_for(s), s.work_dir, name, version, out, s.min_agreement_f1)
+        write_pack(store, mlflow_for(s), dvc_for(s), s.work_dir, name, version, out, s.min_agreement_f1,
+                   load_schema(s.label_schema_file))
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"review pack of {name}/{version}: {out}")

@@ -53,7 +53,10 @@ def validation_rerun(batch: str, expectations_dir: Path) -> None:
     s = Settings.from_env()
     stage = StageLineage(LineageStore(s.lineage_url), run_id=None, code_version="validation-rerun")
     try:
-        report, entry = rerun(Parking.in_workspace(s.home), batch, expectations_dir, stage)
+        from lepton.annotation.schema import load_schema
+
+        report, entry = rerun(Parking.in_workspace(s.home), batch, expectations_dir, stage,
+                              load_schema(s.label_schema_file).names)
     except KeyError as exc:
         raise click.ClickException(exc.args[0]) from None
     audit_for(s).append("validation.rerun", f"batch:{batch}", actor=f"cli:{os.environ.get('USER', '?')}",

@@ -1,7 +1,9 @@
 """CoNLL token files (IOB2 tags in the last column).
 
-Documents are delimited by `-DOCSTART-` lines; if a file has none, every blank-line
-separated sentence is a document. CoNLL keeps no original spacing, so text is rebuilt
+A record is a document (delimited by `-DOCSTART-` lines) or a sentence (delimited by
+blank or whitespace-only lines), by `unit`; "auto" takes documents when the file starts
+with `-DOCSTART-` and sentences otherwise. Columns are separated by tabs or spaces and
+the tag is the last one (CoNLL-2003 has four). CoNLL keeps no original spacing, so text is rebuilt
 by joining tokens with single spaces and spans are computed on that text.
 """
 
@@ -18,6 +20,7 @@ from lepton.corpus.records import Record, Span, record_id
 TOKEN_RE = re.compile(r"\w+(?:['\-.&]\w+)*|[^\w\s]")
 TAG_RE = re.compile(r"^(O|[BIES]-[A-Za-z_][\w-]*)$")
 SCHEMES = ("iob2", "iob1", "bioes")
+UNITS = ("auto", "document", "sentence")
 DOCSTART = "-DOCSTART-"
 
 
@@ -103,10 +106,12 @@ def transition_error(prev: str, tag: str, scheme: str) -> str | None:
     return None
 
 
-def read_conll(path: Path, source: str, scheme: str = "iob2") -> Iterator[Record | Rejection]:
+def read_conll(path: Path, source: str, scheme: str = "iob2", unit: str = "auto") -> Iterator[Record | Rejection]:
     if scheme not in SCHEMES:
         raise ValueError(f"unknown CoNLL tag scheme {scheme!r}; expected one of {SCHEMES}")
-    doc_mode: bool | None = None
+    if unit not in UNITS:
+        raise ValueError(f"unknown CoNLL record unit {unit!r}; expected one of {UNITS}")
+    doc_mode: bool | None = {"auto": None, "document": True, "sentence": False}[unit]
     tokens: list[str] = []
     tags: list[str] = []
     raw_lines: list[str] = []
@@ -146,7 +151,7 @@ def read_conll(path: Path, source: str, scheme: str = "iob2") -> Iterator[Record
             if not doc_mode:
                 yield from flush()
             continue
-        if not raw_lines and not doc_mode:  # in sentence mode a record starts at its first token
+        if not raw_lines and (not doc_mode or doc_line == 0):  # a record without -DOCSTART- starts at its first token
             doc_line = line_no
         raw_lines.append(line)
         cols = stripped.split()

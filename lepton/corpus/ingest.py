@@ -7,40 +7,15 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 
 import orjson
 
 from lepton.hashing import sha256_file
-from lepton.corpus.conll import read_conll
-from lepton.corpus.delimited import read_csv, read_text
-from lepton.corpus.jsonl import read_jsonl
+from lepton.corpus.formats import SIDECARS, ReaderOptions
 from lepton.corpus.quarantine import QuarantineWriter, Rejection
 from lepton.corpus.records import Record
 from lepton.corpus.textio import format_suffix
-
-
-@dataclass(frozen=True)
-class ReaderOptions:
-    """The explicit schema of each input format, from settings."""
-
-    csv_text_column: str = "text"
-    csv_spans_column: str | None = "spans"
-    csv_delimiter: str = ","
-    text_mode: str = "line"  # plain text: a document per "line" or per "file"
-    conll_scheme: str = "iob2"  # iob2 | iob1 | bioes
-
-    def readers(self) -> dict[str, Callable]:
-        """Reader per format suffix, each taking (path, source)."""
-        conll = partial(read_conll, scheme=self.conll_scheme)
-        csv_args = {"text_column": self.csv_text_column, "spans_column": self.csv_spans_column}
-        return {
-            ".jsonl": read_jsonl, ".conll": conll, ".iob": conll, ".bio": conll,
-            ".csv": partial(read_csv, delimiter=self.csv_delimiter, **csv_args),
-            ".tsv": partial(read_csv, delimiter="\t", **csv_args),
-            ".txt": partial(read_text, mode=self.text_mode),
-        }
 
 
 @dataclass
@@ -51,6 +26,7 @@ class FileLedger:
     accepted: int = 0
     quarantined: int = 0
     rules: dict = field(default_factory=dict)
+    labels_mapped: dict = field(default_factory=dict)  # "alias -> LABEL": spans whose input name was mapped
 
     @property
     def balanced(self) -> bool:
@@ -97,29 +73,36 @@ class SeenIds:
 
 
 
+def is_data_file(path: Path) -> bool:
+    """Hidden files and sidecars (a dataset_info.json naming a file's tags) are not data."""
+    return path.is_file() and not path.name.startswith(".") and path.name not in SIDECARS
+
+
 def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                   protect: Callable[[str, str], str] | None = None,
-                  options: ReaderOptions = ReaderOptions()) -> IngestReport:
+                  options: ReaderOptions = ReaderOptions(), labels=None) -> IngestReport:
     """Reads every file under `landing` in name order. A file of unknown format is one
     quarantined record (rule file.unknown_format) rather than silently skipped; a
-    repeated record (same text from the same source) is quarantined as a duplicate."""
+    repeated record (same text from the same source) is quarantined as a duplicate.
+    `labels` (a LabelSchema) maps the input's label names through its aliases and renames;
+    a name it does not know is left for the annotations contract to refuse."""
     landing = Path(landing)
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
     records_path = Path(records_path)
     records_path.parent.mkdir(parents=True, exist_ok=True)
     ledgers, seen = [], SeenIds()
-    readers = options.readers()
     with QuarantineWriter(quarantine_path, protect) as quarantine, records_path.open("w", encoding="utf-8") as out:
-        for path in sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        for path in sorted(p for p in landing.rglob("*") if is_data_file(p)):
             source = path.relative_to(landing).as_posix()
             ledger = FileLedger(source=source, sha256=sha256_file(path))
             rules: Counter = Counter()
-            reader = readers.get(format_suffix(path))
+            mapped: Counter = Counter()
+            reader = options.reader_for(path)
             items = (reader(path, source) if reader else
                      [Rejection(source, 0, "file.unknown_format",
-                                f"extension {format_suffix(path) or '(none)'} is not one of {sorted(readers)} "
-                                "(optionally .gz)", raw="")])
+                                f"extension {format_suffix(path) or '(none)'} is not one of {options.suffixes()} "
+                                "(optionally .gz; LEPTON_FORMATS maps another)", raw="")])
             for item in items:
                 ledger.records_in += 1
                 if isinstance(item, Record) and not seen.add(item.record_id):
@@ -130,9 +113,14 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                     ledger.quarantined += 1
                     rules[item.rule] += 1
                 else:
+                    if labels is not None and item.spans:
+                        relabelled = labels.relabel(item, keep_removed=True)
+                        item = relabelled.record
+                        mapped.update(relabelled.mapped)
                     out.write(orjson.dumps(item.to_dict()).decode() + "\n")
                     ledger.accepted += 1
             ledger.rules = dict(rules)
+            ledger.labels_mapped = dict(sorted(mapped.items()))
             if not ledger.balanced:  # an invariant, checked so a reader bug cannot lose records quietly
                 raise AssertionError(f"{source}: {ledger.records_in} in != {ledger.accepted} + {ledger.quarantined}")
             ledgers.append(ledger)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from upath import UPath
 
+from lepton.corpus.formats import SIDECARS
 from lepton.hashing import sha256_file
 
 
@@ -49,7 +50,7 @@ def scan(landing_url: str, seen: dict[str, str]) -> list[LandingFile]:
     found = []
     for path in sorted(root.rglob("*"), key=lambda p: str(p)):
         rel = path.relative_to(root).as_posix()
-        if any(part.startswith(".") for part in rel.split("/")) or not path.is_file():
+        if any(part.startswith(".") for part in rel.split("/")) or path.name in SIDECARS or not path.is_file():
             continue
         digest = sha256_file(path)
         if seen.get(rel) != digest:

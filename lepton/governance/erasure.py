@@ -24,9 +24,8 @@ from pathlib import Path
 
 import orjson
 
-from lepton.corpus.ingest import ReaderOptions
+from lepton.corpus.formats import ReaderOptions
 from lepton.corpus.landing import BatchRegistry, LandingFile
-from lepton.corpus.textio import format_suffix
 from lepton.crypto.envelope import encrypt_file
 from lepton.crypto.keyring import DESTROYED, Keyring
 from lepton.datasets.version import decrypt_verified, write_successor
@@ -101,7 +100,7 @@ def _lines_by_file(found: dict[str, dict]) -> dict[tuple[str, str], set[int]]:
 
 
 def _reader(stores: ErasureStores, source: str):
-    return stores.readers.readers().get(format_suffix(Path(source)))
+    return stores.readers.reader_for(Path(source))
 
 
 def _copy_rewrites(stores: ErasureStores, work: Path, found: dict[str, dict]) -> list[Rewrite]:

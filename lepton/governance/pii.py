@@ -117,10 +117,21 @@ def _resolve_overlaps(found: list[Finding]) -> list[Finding]:
     return sorted(kept, key=lambda f: f.start)
 
 
-def ner_person_detector(predict: Callable[[list[str]], list[list[dict]]]) -> Callable[[str], list[Finding]]:
-    """Person names from the champion NER model (its PER spans), once one exists."""
+def schema_person_labels(schema, model_labels: list[str], model: str) -> tuple[str, ...]:
+    """The model's labels that mean a person's name: those the label schema reads as a label
+    marked `pii: PERSON` (a champion of another schema is read through its declared mapping)."""
+    fit = schema.reconcile(model_labels, model)
+    persons = set(schema.pii_labels("PERSON"))
+    return tuple(lab for lab, now in fit.mapping.items() if now in persons)
+
+
+def ner_person_detector(predict: Callable[[list[str]], list[list[dict]]],
+                        person_labels: tuple[str, ...]) -> Callable[[str], list[Finding]]:
+    """Person names from the champion NER model (its spans of `person_labels`), once one exists."""
+    wanted = frozenset(person_labels)
+
     def detect(text: str) -> list[Finding]:
         [spans] = predict([text])
         return [Finding("PERSON", s["start"], s["end"], "ner.champion", float(s.get("score", 0.5)))
-                for s in spans if s["label"] == "PER"]
+                for s in spans if s["label"] in wanted]
     return detect

@@ -61,10 +61,21 @@ class StageLineage:
         self._edge(node_id("model_version", model), nid, DERIVED_FROM)
         return nid
 
-    def label_schema(self, version: str, labels: list[str], project: int) -> str:
-        """A label set is a node of its own: a changed set is a new version, and every
-        annotation batch names the version it was made under."""
-        return self.store.add_node("label_schema", version, labels=labels, label_studio_project=project)
+    def label_schema(self, schema, project: int) -> str:
+        """A label schema (lepton.annotation.schema.LabelSchema) is a node of its own: a
+        changed file is a new version, derived from the version before it, and every
+        annotation batch, dataset version, training run and model names the version it was
+        made under."""
+        nid = node_id("label_schema", schema.version)
+        if self.store.get(nid) is not None:
+            return nid
+        before = self.store.find("label_schema")
+        self.store.add_node("label_schema", schema.version, labels=list(schema.names), renamed=schema.renamed,
+                            descriptions={lab.name: lab.description for lab in schema.labels},
+                            removed=list(schema.removed), file=schema.source, label_studio_project=project)
+        if before:
+            self._edge(before[-1].node_id, nid, DERIVED_FROM)
+        return nid
 
     def annotation_tasks(self, record_batch: str, project: int, schema: str, predictions: str | None = None,
                          **attrs) -> str:

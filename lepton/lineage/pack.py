@@ -72,9 +72,24 @@ def sign_offs(store: LineageStore, node: str) -> list[dict]:
     return sorted(out, key=lambda s: s["at"])
 
 
+def label_schema_of(store: LineageStore, node: str, current) -> dict | None:
+    """The label schema the model was made under (its labels and what annotators were told
+    they mean), and whether it is the current one (`current`: a LabelSchema)."""
+    model = store.get(node)
+    version = (model.attrs.get("label_schema") if model else None)
+    found = store.get(f"label_schema:{version}") if version else None
+    if found is None:
+        return None
+    descriptions = found.attrs.get("descriptions") or {}
+    return {"version": version, "current": version == current.version, "current_version": current.version,
+            "labels": [{"name": n, "description": descriptions.get(n, "")} for n in found.attrs.get("labels", [])],
+            "renamed": found.attrs.get("renamed") or {}, "removed": found.attrs.get("removed") or []}
+
+
 def gather(store: LineageStore, mlflow, dvc, work: Path, name: str, version: int, tmp: Path,
-           min_agreement_f1: float) -> tuple[dict, Path, Path | None]:
-    """(pack, lineage picture, training curve) for the model version."""
+           min_agreement_f1: float, schema) -> tuple[dict, Path, Path | None]:
+    """(pack, lineage picture, training curve) for the model version; `schema`: the current
+    label schema, which the model's own is compared with."""
     node = model_node(name, version)
     walk = store.upstream(node)
     ledger = RecordLedger(store)
@@ -122,6 +137,7 @@ def gather(store: LineageStore, mlflow, dvc, work: Path, name: str, version: int
                          "at": (store.edge(store.parents(v.node_id)[0][0], v.node_id) or {}).get("created_at")}
                         for v in validations],
         "agreement": agreement,
+        "label_schema": label_schema_of(store, node, schema),
         "training": {"metrics": {k: round(v, 4) for k, v in sorted(run.data.metrics.items())},
                      "params": dict(sorted(run.data.params.items()))},
         "erasures": [{"erasure": t["erasure"], "at": t["at"], "by": t["actor"],
@@ -139,9 +155,9 @@ def gather(store: LineageStore, mlflow, dvc, work: Path, name: str, version: int
 
 
 def write_pack(store: LineageStore, mlflow, dvc, work: Path, name: str, version: int, out: Path,
-               min_agreement_f1: float) -> tuple[Path, dict]:
+               min_agreement_f1: float, schema) -> tuple[Path, dict]:
     with tempfile.TemporaryDirectory(prefix="lepton-pack-") as tmp:
-        pack, picture, curve = gather(store, mlflow, dvc, work, name, version, Path(tmp), min_agreement_f1)
+        pack, picture, curve = gather(store, mlflow, dvc, work, name, version, Path(tmp), min_agreement_f1, schema)
         render_review_pack(pack, picture, out, curve)
     return out, pack
 

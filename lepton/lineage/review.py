@@ -95,6 +95,7 @@ def _context(pack: dict, picture: Path, curve: Path | None) -> dict:
     for key in _LIST_KEYS:
         ctx[key] = list(pack.get(key) or [])
     ctx["agreement"] = pack.get("agreement") or None
+    ctx["label_schema"] = pack.get("label_schema") or None
     ctx["chain"] = sorted(ctx["chain"], key=lambda r: (r.get("depth") is None, r.get("depth") or 0))
     approval = ctx["approval"]
     ctx["sign_off_command"] = pack.get("sign_off_command") or approval.get("sign_off_command") or ""

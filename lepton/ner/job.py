@@ -34,6 +34,7 @@ class JobSpec:
     nproc: int = 1
     progress_bar: bool = False
     augment: dict | None = None  # AugmentConfig fields: the train split is augmented in memory
+    labels: list[str] = field(default_factory=list)  # entity labels of the model's head, in schema order
 
     def save(self, path: Path) -> Path:
         Path(path).write_text(json.dumps(asdict(self)))
@@ -90,7 +91,9 @@ def run_job(spec: JobSpec, progress=None, keyring=None) -> dict:
         augmentation = {"key": aug.key(), "config": spec.augment, "train_documents_before": before,
                         "train_documents_after": len(splits["train"])}
     cfg = TrainConfig(**spec.config)
-    labels = bio_tags()
+    if not spec.labels:
+        raise ValueError("a training job needs its entity labels (the schema's, or the data's)")
+    labels = bio_tags(spec.labels)
     seed_everything(cfg.seed)  # before the encoder: a new classification head is initialised at random
     tokenizer, model = load_encoder(spec.base_encoder, [r.text for r in splits["train"]], labels)
     steps: list[dict] = []

@@ -19,6 +19,12 @@ class Prediction:
     uncertainty: float  # mean normalised token entropy over the document's words, 0..1
 
 
+def under_schema(predictions: list[Prediction], fit) -> list[Prediction]:
+    """Predictions with their labels read under the current schema (`fit`: a
+    lepton.annotation.schema.ModelLabels); spans of a removed label are dropped."""
+    return [Prediction(fit.apply(p.spans)[0], p.uncertainty) for p in predictions]
+
+
 def predict_with_uncertainty(model, tokenizer, texts: list[str], max_length: int = 256) -> list[Prediction]:
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     label2id = {v: k for k, v in id2label.items()}

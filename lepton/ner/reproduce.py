@@ -39,10 +39,17 @@ def reproduce(store, dvc, keyring, name: str, version: int, tolerance: float = 0
     params, recorded = run.data.params, run.data.metrics
     pinned = from_lineage(lineage, name, version) if lineage is not None else None
     dataset_version = (pinned or {}).get("dataset_version") or params["dataset_version"]
+    # the head the run had, from its own label map: the schema file may have changed since
+    import mlflow
+
+    from lepton.annotation.schema import labels_of_tags
+
+    labels = list(labels_of_tags(mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/label_map.json")["labels"]))
     with tempfile.TemporaryDirectory(prefix="lepton-reproduce-") as tmp:
         data = dvc.fetch_directory(dataset_version.removesuffix(".dir"), Path(tmp) / "dataset")
         spec = JobSpec(base_encoder=params["base_encoder"], config=config_from_params(params),
-                       out_dir=str(Path(tmp) / "out"), dataset_dir=str(data), nproc=int(params.get("processes", 1)))
+                       out_dir=str(Path(tmp) / "out"), dataset_dir=str(data), nproc=int(params.get("processes", 1)),
+                       labels=labels)
         result = launch(spec, progress, keyring)
     metrics = {}
     for key, now in (("test_f1", result["test"]["f1"]), ("best_dev_f1", result["dev_f1"])):

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from lepton.annotation.schema import schema_version
+from lepton.annotation.schema import LabelSchema
 from lepton.crypto.keyring import Keyring
 from lepton.datasets.version import MANIFEST
 from lepton.ner.job import JobSpec, launch
@@ -134,17 +134,20 @@ def log_span_model(model_dir: str) -> str:
 
 
 def train_and_log(dataset_dir: Path, dataset_version: str, keyring: Keyring, store: MlflowStore,
-                  base_encoder: str, cfg: TrainConfig, tags: dict | None = None,
+                  base_encoder: str, cfg: TrainConfig, schema: LabelSchema, tags: dict | None = None,
                   progress=None, nproc: int = 1, augment: dict | None = None) -> dict:
+    """The model's head has the schema's labels, in its order."""
     manifest = json.loads((Path(dataset_dir) / MANIFEST).read_text())
     with tempfile.TemporaryDirectory(prefix="lepton-model-") as tmp:
         spec = JobSpec(base_encoder=base_encoder, config=cfg.to_params(), out_dir=tmp,
-                       dataset_dir=str(dataset_dir), nproc=nproc, augment=augment)
+                       dataset_dir=str(dataset_dir), nproc=nproc, augment=augment, labels=list(schema.names))
         result = launch(spec, progress, keyring)
         tags = {**(tags or {}), "lepton.dataset_version": dataset_version,
                 "lepton.dataset_merkle_root": manifest.get("merkle_root", ""),
                 "lepton.annotation_batches": ",".join(manifest["provenance"].get("annotation_batches", [])),
-                "lepton.lineage_node": f"dataset_version:{dataset_version}"}
+                "lepton.lineage_node": f"dataset_version:{dataset_version}",
+                "lepton.label_schema_version": schema.version,
+                "lepton.dataset_label_schema_version": manifest["provenance"].get("label_schema_version", "")}
         return log_training(store, result, spec, {"dataset_version": dataset_version,
-                                                  "label_schema_version": schema_version(),
+                                                  "label_schema_version": schema.version,
                                                   "dataset_key_id": manifest.get("key_id", "")}, tags)

@@ -4,6 +4,7 @@ Dagster webserver, a run worker and the CLI."""
 
 from __future__ import annotations
 
+import json
 import os
 from contextlib import contextmanager
 
@@ -11,6 +12,18 @@ from lepton.storage import ensure_sqlite_parent, sqlite_path
 
 CHAMPION = "champion"
 _INITIALISED: set[str] = set()
+
+
+def _labels(client, mv) -> list[str]:
+    """A version's entity labels: its tag, else its run's label map (versions registered
+    before the tag existed)."""
+    if mv.tags.get("labels"):
+        return json.loads(mv.tags["labels"])
+    import mlflow
+
+    from lepton.annotation.schema import labels_of_tags
+
+    return list(labels_of_tags(mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/label_map.json")["labels"]))
 
 
 class MlflowStore:
@@ -72,8 +85,10 @@ class MlflowStore:
         with mlflow.start_run(experiment_id=self._experiment_id(), tags=tags, nested=nested) as run:
             yield run
 
-    def register(self, model_uri: str, run_id: str, f1: float, f1_floor: float) -> dict:
-        """Registers a version; it becomes champion only if it clears the F1 floor."""
+    def register(self, model_uri: str, run_id: str, f1: float, f1_floor: float, labels: list[str],
+                 schema_version: str) -> dict:
+        """Registers a version; it becomes champion only if it clears the F1 floor. Its labels
+        and label-schema version are tags, so whoever uses it can tell which schema it fits."""
         from mlflow.exceptions import MlflowException
 
         client = self.client()
@@ -82,7 +97,8 @@ class MlflowStore:
         except MlflowException:
             client.create_registered_model(self.model_name, description="Lepton NER span model")
         mv = client.create_model_version(self.model_name, model_uri, run_id=run_id,
-                                         tags={"test_f1": f"{f1:.4f}"})
+                                         tags={"test_f1": f"{f1:.4f}", "labels": json.dumps(list(labels)),
+                                               "label_schema_version": schema_version})
         promoted = f1 >= f1_floor
         if promoted:
             client.set_registered_model_alias(self.model_name, CHAMPION, mv.version)
@@ -116,7 +132,8 @@ class MlflowStore:
             return None
         run = client.get_run(mv.run_id)
         return {"name": self.model_name, "version": int(mv.version), "run_id": mv.run_id,
-                "test_f1": run.data.metrics.get("test_f1")}
+                "test_f1": run.data.metrics.get("test_f1"), "labels": _labels(client, mv),
+                "label_schema_version": mv.tags.get("label_schema_version")}
 
     def load_champion_ner(self):
         """The champion's transformers model and tokenizer, for pre-annotations with token

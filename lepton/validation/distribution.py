@@ -15,7 +15,6 @@ from pathlib import Path
 
 import yaml
 
-from lepton.annotation.schema import ENTITY_LABELS
 from lepton.corpus.records import Record, near_duplicate_key
 
 MAX_EXAMPLES = 5
@@ -85,8 +84,8 @@ def load_thresholds(path: Path) -> dict:
     return yaml.safe_load(Path(path).read_text())["dataset"]
 
 
-def contract(prof: dict, th: dict, labels: tuple[str, ...] = ENTITY_LABELS) -> list[Finding]:
-    """The blocking rules."""
+def contract(prof: dict, th: dict, labels) -> list[Finding]:
+    """The blocking rules; `labels`: the schema's, each of which needs its minimum examples."""
     train = prof["labels"].get("train", {})
     scarce = {lab: train.get(lab, 0) for lab in labels if train.get(lab, 0) < th["min_examples_per_label"]}
     lo, hi = th["document_chars"]

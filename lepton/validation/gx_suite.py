@@ -15,6 +15,8 @@ from pathlib import Path
 from lepton.corpus.records import Record
 
 MAX_ROWS_REPORTED = 5
+# The expectation whose allowed labels come from the label schema file when validating.
+SCHEMA_EXPECTATION = "expect_labels_in_current_schema"
 
 
 def mask(value) -> str:
@@ -140,13 +142,19 @@ def load_custom_expectations(folder: Path) -> list[str]:
     return names
 
 
-def load_suite(path: Path):
+def load_suite(path: Path, labels=None):
     """Builds the GX suite and refuses one that lost expectations on the way: GX drops
-    expectation types it does not know (e.g. a custom one that was not imported)."""
+    expectation types it does not know (e.g. a custom one that was not imported). `labels`
+    (the label schema's) fill in the schema expectation; a suite that has one needs them."""
     import great_expectations as gx
 
     load_custom_expectations(Path(path).parent)
     spec = json.loads(Path(path).read_text())
+    for e in spec["expectations"]:
+        if e["type"] == SCHEMA_EXPECTATION:
+            if labels is None:
+                raise SuiteError(f"{path}: {SCHEMA_EXPECTATION} needs the label schema's labels")
+            e["kwargs"] = {**e["kwargs"], "labels": list(labels)}
     suite = gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta"))
     if len(suite.expectations) != len(spec["expectations"]):
         raise SuiteError(f"{path}: suite declares {len(spec['expectations'])} expectations "
@@ -154,12 +162,12 @@ def load_suite(path: Path):
     return suite, spec
 
 
-def validate_frame(df, suite_path: Path):
+def validate_frame(df, suite_path: Path, labels=None):
     """The GX run itself, on a spans frame (what the benchmark times)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    suite, spec = load_suite(suite_path)
+    suite, spec = load_suite(suite_path, labels)
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch_def = (ctx.data_sources.add_pandas("lepton").add_dataframe_asset(spec["name"])
@@ -180,11 +188,11 @@ def validate_frame(df, suite_path: Path):
 
 
 def validate_records(records: list, suite_path: Path,
-                     unaligned: set[tuple[str, int, int]] = frozenset()) -> ValidationReport:
+                     unaligned: set[tuple[str, int, int]] = frozenset(), labels=None) -> ValidationReport:
     """Rows are spans, documents or split rows, as the suite's `meta.rows` says."""
     rows = json.loads(Path(suite_path).read_text()).get("meta", {}).get("rows", "spans")
     df = FRAMES[rows](records, unaligned)
-    result, spec = validate_frame(df, suite_path)
+    result, spec = validate_frame(df, suite_path, labels)
     outcomes = []
     for r in result.results:
         cfg = r.expectation_config

@@ -98,14 +98,16 @@ class Parking:
         return entry
 
 
-def rerun(parking: Parking, batch: str, expectations_dir: Path, stage: StageLineage) -> tuple[ValidationReport, dict]:
-    """Re-validates a parked batch's data against the suite as it is now, records the result
-    in lineage, and releases the batch when it passes. Returns the report and the entry."""
+def rerun(parking: Parking, batch: str, expectations_dir: Path, stage: StageLineage,
+          labels=None) -> tuple[ValidationReport, dict]:
+    """Re-validates a parked batch's data against the suite as it is now (and `labels`, the
+    label schema's as it is now), records the result in lineage, and releases the batch when
+    it passes. Returns the report and the entry."""
     entry = parking.get(batch)
     if entry is None:
         raise KeyError(f"batch {batch} is not parked (see `lepton validation list`)")
     rows, unaligned = load_rows(entry["suite"], Path(entry["data"]), entry.get("unaligned_report"))
-    report = validate_records(rows, Path(expectations_dir) / f"{entry['suite']}.json", unaligned)
+    report = validate_records(rows, Path(expectations_dir) / f"{entry['suite']}.json", unaligned, labels)
     report_path, html_path = write_reports(report, batch, parking.folder.parent)
     sha = file_sha256(entry["data"])
     attrs = {"evaluated": report.evaluated_rows, "failed_expectations": len(report.failed),
