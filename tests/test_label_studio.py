@@ -72,6 +72,10 @@ def test_schema_changes_are_governed_existing_annotations_kept_renamed_and_refus
     spans = [Span(0, 9, "PER", "Ana Lopez"), Span(14, 18, "ORG", "Acme"), Span(28, 32, "LOC", "Oslo"),
              Span(43, 54, "MISC", "Nobel Prize")]
     studio.annotate(task["id"], to_result(spans))
+    snaps = SnapshotStore(tmp_path / "snaps")
+    one = sync(studio, first.id, snaps, None, base.version)
+    [before] = resolve_snapshot(snaps.load(one.snapshot_id), base).records
+    assert [sp.label for sp in before.spans] == ["PER", "ORG", "LOC", "MISC"]
 
     added = _evolve(base, added=["DATE"])
     renamed = _evolve(added, renamed={"MISC": "OTHER"})
@@ -89,12 +93,20 @@ def test_schema_changes_are_governed_existing_annotations_kept_renamed_and_refus
     assert '<Label value="DATE"' in config and '<Label value="OTHER"' in config
     assert "retired: renamed to OTHER" in config and "retired: removed from the schema" in config
 
-    snaps = SnapshotStore(tmp_path / "snaps")
-    snap = sync(studio, first.id, snaps, None, removed.version)
-    resolved = resolve_snapshot(snaps.load(snap.snapshot_id), removed)
-    [rec] = resolved.records
+    # a second annotation batch: a new task annotated with the new labels
+    later = "Bo joined Initech on Friday."
+    studio.push(first.id, [{"data": {"text": later, "record_id": "r-2", "record_batch": "b2", "source": "t.jsonl",
+                                     "line": 2}, "predictions": []}])
+    [task2] = [t for t in studio.tasks(first.id) if t["data"]["record_id"] == "r-2"]
+    studio.annotate(task2["id"], to_result([Span(0, 2, "PER", "Bo"), Span(10, 17, "OTHER", "Initech"),
+                                            Span(21, 27, "DATE", "Friday")]))
+    two = sync(studio, first.id, snaps, one.snapshot_id, removed.version)
+    assert two.changes == {"added": 1, "updated": 0, "removed": 0}
+    resolved = resolve_snapshot(snaps.load(two.snapshot_id), removed)
+    rec, rec2 = sorted(resolved.records, key=lambda r: r.record_id)
     assert [(sp.text, sp.label) for sp in rec.spans] == [("Ana Lopez", "PER"), ("Acme", "ORG"),
                                                           ("Nobel Prize", "OTHER")]
+    assert [sp.label for sp in rec2.spans] == ["PER", "OTHER", "DATE"]
     assert dict(resolved.mapped) == {"MISC -> OTHER": 1}
     assert resolved.refused_counts() == {"label removed from the schema": {"LOC": 1}}
     assert not resolved.problems, "a declared rename or removal is not a contract failure"

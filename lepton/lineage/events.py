@@ -80,6 +80,7 @@ class StageLineage:
     def annotation_tasks(self, record_batch: str, project: int, schema: str, predictions: str | None = None,
                          **attrs) -> str:
         nid = self.store.add_node("annotation_tasks", f"{record_batch}@project-{project}", project=project,
+                                  label_schema=schema,
                                   **attrs)
         self._edge(node_id("governed_batch", record_batch), nid, DERIVED_FROM)
         self._edge(node_id("label_schema", schema), nid, DERIVED_FROM)
@@ -89,7 +90,7 @@ class StageLineage:
 
     def annotation(self, annotation_batch: str, record_batches: list[str], project: int | None = None,
                    schema: str | None = None, **attrs) -> str:
-        nid = self.store.add_node("annotation_batch", annotation_batch, **attrs)
+        nid = self.store.add_node("annotation_batch", annotation_batch, label_schema=schema, **attrs)
         for rb in record_batches:
             src = (node_id("annotation_tasks", f"{rb}@project-{project}") if project is not None
                    else node_id("governed_batch", rb))
