@@ -98,6 +98,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
         {"version": version, "path": str(out_dir), "dataset": DATASET, "rows": rows,
          "annotation_batches": manifest["provenance"]["annotation_batches"], "profile": prof,
          "split_rows": str(rows_path), "label_schema_version": schema.version, "labels": list(schema.names),
+         "min_examples": schema.min_examples(),
          "previous_labels": previous[-1]["labels_total"] if previous else None},
         metadata={
             "dvc_md5": tracked["md5"],

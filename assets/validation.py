@@ -104,7 +104,8 @@ def raw_documents_contract(context: dg.AssetCheckExecutionContext, raw_documents
 )
 def dataset_contract(context: dg.AssetCheckExecutionContext, dataset_version: dict, gx: GreatExpectationsResource,
                      lineage: LineageResource) -> dg.AssetCheckResult:
-    findings = contract(dataset_version["profile"], gx.thresholds(), dataset_version["labels"])
+    findings = contract(dataset_version["profile"], gx.thresholds(), dataset_version["labels"],
+                        dataset_version.get("min_examples"))
     failed = [f for f in findings if not f.passed]
     stage_lineage(context, lineage, CODE_VERSION).dataset_validation(
         dataset_version["version"], gx.thresholds_key(), not failed, findings=[f.to_dict() for f in findings])

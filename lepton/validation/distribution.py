@@ -84,10 +84,13 @@ def load_thresholds(path: Path) -> dict:
     return yaml.safe_load(Path(path).read_text())["dataset"]
 
 
-def contract(prof: dict, th: dict, labels) -> list[Finding]:
-    """The blocking rules; `labels`: the schema's, each of which needs its minimum examples."""
+def contract(prof: dict, th: dict, labels, own_floors: dict | None = None) -> list[Finding]:
+    """The blocking rules; `labels`: the schema's, each of which needs its minimum examples
+    (`own_floors`: the labels whose schema entry sets their own minimum)."""
     train = prof["labels"].get("train", {})
-    scarce = {lab: train.get(lab, 0) for lab in labels if train.get(lab, 0) < th["min_examples_per_label"]}
+    own_floors = own_floors or {}
+    floor = {lab: own_floors.get(lab, th["min_examples_per_label"]) for lab in labels}
+    scarce = {lab: train.get(lab, 0) for lab in labels if train.get(lab, 0) < floor[lab]}
     lo, hi = th["document_chars"]
     slo, shi = th["span_chars"]
     return [
@@ -96,7 +99,8 @@ def contract(prof: dict, th: dict, labels) -> list[Finding]:
                 {"leaked_documents": prof["leaked_documents"], "examples": prof["leaked_examples"]},
                 th["max_leaked_documents"]),
         Finding("minimum examples per label (train split)", not scarce, scarce or "all labels",
-                th["min_examples_per_label"]),
+                {**{"default": th["min_examples_per_label"]}, **own_floors} if own_floors
+                else th["min_examples_per_label"]),
         Finding("document length range", lo <= prof["document_chars"][0] and prof["document_chars"][1] <= hi,
                 prof["document_chars"], [lo, hi]),
         Finding("span length range", slo <= prof["span_chars"][0] and prof["span_chars"][1] <= shi,
