@@ -16,7 +16,7 @@ export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install label-studio label-studio-stop demo test ui mlflow-ui lock clean
+.PHONY: install browser label-studio label-studio-stop demo test ui mlflow-ui lock clean
 
 install: $(VENV)/.installed
 
@@ -45,8 +45,13 @@ demo: install label-studio
 	LEPTON_BASE_ENCODER=$${LEPTON_BASE_ENCODER:-minilm} LEPTON_EPOCHS=$${LEPTON_EPOCHS:-2} \
 	  $(BIN)/lepton demo --docs $${DOCS:-2000}
 
-test: install
+# The tests start their own Label Studio (scripts/label-studio.sh) unless LABEL_STUDIO_URL and
+# LS_HOME name a running one, and drive a headless Chromium for the review pack.
+test: install browser
 	$(BIN)/pytest
+
+browser:
+	scripts/chromium.sh
 
 ui: install label-studio
 	eval "$$(scripts/label-studio.sh env)" && $(BIN)/dagster dev -w workspace.yaml
