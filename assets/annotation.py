@@ -1,16 +1,21 @@
 import dagster as dg
 
-from assets._context import RECORD_FIELDS, lineage_start, lineage_summary, stage_lineage
 from assets.partitions import annotation_batches, batches
 from lepton.annotation.batches import write_annotation_batch
 from lepton.annotation.resolve import resolve_snapshot
 from lepton.annotation.sync import SnapshotStore
 from lepton.annotation.tasks import build_tasks
+from lepton.corpus.records import RECORD_FIELDS
 from lepton.governance.stages import governed_records
 from lepton.ner.encoders import token_offsets_for
 from lepton.ner.predict import predict_with_uncertainty, under_schema
 from resources import (
-    GovernanceResource, LabelSchemaResource, LabelStudioResource, LineageResource, MlflowResource, TrainingResource,
+    GovernanceResource,
+    LabelSchemaResource,
+    LabelStudioResource,
+    LineageResource,
+    MlflowResource,
+    TrainingResource,
     WorkspaceResource,
 )
 
@@ -27,53 +32,53 @@ CODE_VERSION = "annotation-2"
 def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label_studio: LabelStudioResource,
                      mlflow: MlflowResource, lineage: LineageResource, governance: GovernanceResource,
                      labels: LabelSchemaResource) -> dg.MaterializeResult:
-    lineage_start(context, lineage)
-    batch = sensitivity["batch_id"]
-    records, withheld = governed_records(sensitivity["records_path"])
-    schema = labels.schema()
-    studio = label_studio.studio(on_retry=context.log.warning)
-    project = studio.ensure_project(label_studio.project, schema)
-    stage = stage_lineage(context, lineage, CODE_VERSION)
-    stage.label_schema(schema, project.id)
-    models = mlflow.store()
-    champion = models.champion()
-    predictions, model_version, fit = None, None, None
-    if champion is not None and records:
-        model_version = f"{champion['name']}/v{champion['version']}"
-        # a champion of another schema pre-annotates only through the schema's declared mapping
-        fit = schema.reconcile(champion["labels"], model_version)
-        model, tokenizer = models.load_champion_ner()
-        context.log.info(f"pre-annotating {len(records)} records with {model_version}")
-        predictions = under_schema(predict_with_uncertainty(model, tokenizer, [r.text for r in records]), fit)
-        if fit.changed or fit.unseen:
-            context.log.warning(f"{model_version} was trained under other labels: {fit.summary()}")
-    tasks = build_tasks(records, batch, label_studio.input_labels, predictions, model_version, schema.version)
-    pushed = studio.push(project.id, tasks, progress=context.log.info)
-    # after the push: Label Studio accepts a model version only once predictions carry it
-    studio.set_sampling(project.id, model_version)
-    context.log.info(f"{pushed['pushed']} tasks pushed, {pushed['already_present']} already in project {project.id}")
-    governance.audit().append("export.label_studio", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
-                              project=project.id, server=label_studio.url, **pushed, withheld_restricted=withheld)
-    made = (stage.predictions(batch, f"{champion['name']}/{champion['version']}", records=len(records),
-                              label_schema=schema.version, label_fit=fit.summary())
-            if predictions else None)
-    node = stage.annotation_tasks(batch, project.id, project.schema_version, predictions=made, records=len(records),
-                                  withheld=withheld, model_version=model_version, **pushed)
-    uncertainty = [p.uncertainty for p in predictions] if predictions else []
-    return dg.MaterializeResult(metadata={
-        "project": dg.MetadataValue.url(f"{label_studio.url}/projects/{project.id}/data"),
-        "tasks_pushed": pushed["pushed"], "already_present": pushed["already_present"],
-        "withheld_restricted": withheld,
-        "input_labels_as": label_studio.input_labels,
-        "label_schema_version": project.schema_version,
-        "label_config_changed": project.config_changed or project.created,
-        "pre_annotation_labels": dg.MetadataValue.json(fit.summary() if fit else {}),
-        "pre_annotations": model_version or "(no champion yet)",
-        "queue": "uncertainty first" if model_version else "push order",
-        "uncertainty_mean": round(sum(uncertainty) / len(uncertainty), 4) if uncertainty else 0.0,
-        "uncertainty_max": round(max(uncertainty), 4) if uncertainty else 0.0,
-        **lineage_summary(context, lineage, node),
-    })
+    with lineage.step(context) as step:
+        batch = sensitivity["batch_id"]
+        records, withheld = governed_records(sensitivity["records_path"])
+        schema = labels.schema()
+        studio = label_studio.studio(on_retry=context.log.warning)
+        project = studio.ensure_project(label_studio.project, schema)
+        stage = step.stage
+        stage.label_schema(schema, project.id)
+        models = mlflow.store()
+        champion = models.champion()
+        predictions, model_version, fit = None, None, None
+        if champion is not None and records:
+            model_version = f"{champion['name']}/v{champion['version']}"
+            # a champion of another schema pre-annotates only through the schema's declared mapping
+            fit = schema.reconcile(champion["labels"], model_version)
+            model, tokenizer = models.load_champion_ner()
+            context.log.info(f"pre-annotating {len(records)} records with {model_version}")
+            predictions = under_schema(predict_with_uncertainty(model, tokenizer, [r.text for r in records]), fit)
+            if fit.changed or fit.unseen:
+                context.log.warning(f"{model_version} was trained under other labels: {fit.summary()}")
+        tasks = build_tasks(records, batch, label_studio.input_labels, predictions, model_version, schema.version)
+        pushed = studio.push(project.id, tasks, progress=context.log.info)
+        # after the push: Label Studio accepts a model version only once predictions carry it
+        studio.set_sampling(project.id, model_version)
+        context.log.info(f"{pushed['pushed']} tasks pushed, {pushed['already_present']} already in project {project.id}")
+        governance.audit().append("export.label_studio", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
+                                  project=project.id, server=label_studio.url, **pushed, withheld_restricted=withheld)
+        made = (stage.predictions(batch, f"{champion['name']}/{champion['version']}", records=len(records),
+                                  label_schema=schema.version, label_fit=fit.summary())
+                if predictions else None)
+        node = stage.annotation_tasks(batch, project.id, project.schema_version, predictions=made, records=len(records),
+                                      withheld=withheld, model_version=model_version, **pushed)
+        uncertainty = [p.uncertainty for p in predictions] if predictions else []
+        return dg.MaterializeResult(metadata={
+            "project": dg.MetadataValue.url(f"{label_studio.url}/projects/{project.id}/data"),
+            "tasks_pushed": pushed["pushed"], "already_present": pushed["already_present"],
+            "withheld_restricted": withheld,
+            "input_labels_as": label_studio.input_labels,
+            "label_schema_version": project.schema_version,
+            "label_config_changed": project.config_changed or project.created,
+            "pre_annotation_labels": dg.MetadataValue.json(fit.summary() if fit else {}),
+            "pre_annotations": model_version or "(no champion yet)",
+            "queue": "uncertainty first" if model_version else "push order",
+            "uncertainty_mean": round(sum(uncertainty) / len(uncertainty), 4) if uncertainty else 0.0,
+            "uncertainty_max": round(max(uncertainty), 4) if uncertainty else 0.0,
+            **step.complete(node),
+        })
 
 
 @dg.asset(
@@ -86,45 +91,45 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
 )
 def annotations(context: dg.AssetExecutionContext, workspace: WorkspaceResource, lineage: LineageResource,
                 training: TrainingResource, labels: LabelSchemaResource) -> dg.Output[dict]:
-    lineage_start(context, lineage)
-    store = SnapshotStore.in_workspace(workspace.home)
-    snapshot = store.load(context.partition_key)
-    schema = labels.schema()
-    resolved = resolve_snapshot(snapshot, schema)
-    tokenizer_name, offsets = token_offsets_for(training.base_encoder)
-    batch = write_annotation_batch(workspace.folder("work", "annotations"), store.path(context.partition_key),
-                                   snapshot, resolved, tokenizer_name, offsets)
-    stage = stage_lineage(context, lineage, CODE_VERSION)
-    stage.label_schema(schema, snapshot["project_id"])
-    node = stage.annotation(
-        batch["batch_id"], batch["record_batches"], project=snapshot["project_id"], schema=batch["label_schema_version"],
-        label_mapping=batch["label_mapping"], spans_refused=batch["refused_spans"],
-        documents=batch["documents"], spans=batch["spans"], **batch["changes"],
-        quarantined_tasks=batch["quarantined_tasks"], annotators=batch["annotators"],
-        snapshot_sha256=batch["snapshot_sha256"], source="label-studio")
-    if resolved.quarantined:
-        context.log.warning(f"{batch['quarantined_tasks']} tasks quarantined: " + "; ".join(
-            f"task {q['task_id']} annotation {q['annotation_id']}: {q['rule']}" for q in resolved.quarantined[:5]))
-    return dg.Output(batch, metadata={
-        "annotation_batch": batch["batch_id"],
-        "sequence": batch["sequence"],
-        "tasks": batch["tasks"], "documents": batch["documents"], "spans": batch["spans"],
-        "changes_since_previous": dg.MetadataValue.json(batch["changes"]),
-        "skipped_tasks": batch["skipped"], "quarantined_tasks": batch["quarantined_tasks"],
-        "span_problems": batch["span_problems"],
-        "balanced": batch["tasks"] == batch["documents"] + batch["skipped"] + batch["quarantined_tasks"],
-        "spans_per_label": dg.MetadataValue.json(batch["per_label"]),
-        "annotators": len(batch["annotators"]),
-        "conflicts": dg.MetadataValue.json(batch["conflict_rules"]),
-        "agreement": dg.MetadataValue.json(batch["agreement"]),
-        "token_alignment": dg.MetadataValue.json(batch["alignment"]),
-        "label_schema_version": batch["label_schema_version"],
-        "labels_mapped": dg.MetadataValue.json(batch["label_mapping"]),
-        "spans_refused": dg.MetadataValue.json(batch["refused_spans"]),
-        "report": dg.MetadataValue.path(batch["report"]),
-        "source": "Label Studio snapshot",
-        **lineage_summary(context, lineage, node, fields=RECORD_FIELDS),
-    })
+    with lineage.step(context) as step:
+        store = SnapshotStore.in_workspace(workspace.home)
+        snapshot = store.load(context.partition_key)
+        schema = labels.schema()
+        resolved = resolve_snapshot(snapshot, schema)
+        tokenizer_name, offsets = token_offsets_for(training.base_encoder)
+        batch = write_annotation_batch(workspace.folder("work", "annotations"), store.path(context.partition_key),
+                                       snapshot, resolved, tokenizer_name, offsets)
+        stage = step.stage
+        stage.label_schema(schema, snapshot["project_id"])
+        node = stage.annotation(
+            batch["batch_id"], batch["record_batches"], project=snapshot["project_id"], schema=batch["label_schema_version"],
+            label_mapping=batch["label_mapping"], spans_refused=batch["refused_spans"],
+            documents=batch["documents"], spans=batch["spans"], **batch["changes"],
+            quarantined_tasks=batch["quarantined_tasks"], annotators=batch["annotators"],
+            snapshot_sha256=batch["snapshot_sha256"], source="label-studio")
+        if resolved.quarantined:
+            context.log.warning(f"{batch['quarantined_tasks']} tasks quarantined: " + "; ".join(
+                f"task {q['task_id']} annotation {q['annotation_id']}: {q['rule']}" for q in resolved.quarantined[:5]))
+        return dg.Output(batch, metadata={
+            "annotation_batch": batch["batch_id"],
+            "sequence": batch["sequence"],
+            "tasks": batch["tasks"], "documents": batch["documents"], "spans": batch["spans"],
+            "changes_since_previous": dg.MetadataValue.json(batch["changes"]),
+            "skipped_tasks": batch["skipped"], "quarantined_tasks": batch["quarantined_tasks"],
+            "span_problems": batch["span_problems"],
+            "balanced": batch["tasks"] == batch["documents"] + batch["skipped"] + batch["quarantined_tasks"],
+            "spans_per_label": dg.MetadataValue.json(batch["per_label"]),
+            "annotators": len(batch["annotators"]),
+            "conflicts": dg.MetadataValue.json(batch["conflict_rules"]),
+            "agreement": dg.MetadataValue.json(batch["agreement"]),
+            "token_alignment": dg.MetadataValue.json(batch["alignment"]),
+            "label_schema_version": batch["label_schema_version"],
+            "labels_mapped": dg.MetadataValue.json(batch["label_mapping"]),
+            "spans_refused": dg.MetadataValue.json(batch["refused_spans"]),
+            "report": dg.MetadataValue.path(batch["report"]),
+            "source": "Label Studio snapshot",
+            **step.complete(node, fields=RECORD_FIELDS),
+        })
 
 
 @dg.asset_check(

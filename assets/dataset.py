@@ -4,14 +4,19 @@ import shutil
 
 import dagster as dg
 
-from assets._context import RECORD_FIELDS, lineage_start, lineage_summary, stage_lineage
 from assets.annotation import annotations
 from lepton.annotation.batches import batch_pointers
 from lepton.corpus.ingest import read_records
+from lepton.corpus.records import RECORD_FIELDS
 from lepton.datasets.version import MANIFEST, build_dataset
 from lepton.validation.distribution import family_keys, profile, split_rows
 from resources import (
-    DvcResource, GovernanceResource, KeyringResource, LabelSchemaResource, LineageResource, TrainingResource,
+    DvcResource,
+    GovernanceResource,
+    KeyringResource,
+    LabelSchemaResource,
+    LineageResource,
+    TrainingResource,
     WorkspaceResource,
 )
 
@@ -33,91 +38,91 @@ class GateNotPassed(Exception):
 def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResource, dvc: DvcResource,
                     keyring: KeyringResource, lineage: LineageResource, training: TrainingResource,
                     governance: GovernanceResource, labels: LabelSchemaResource) -> dg.Output[dict]:
-    lineage_start(context, lineage)
-    stage = stage_lineage(context, lineage, CODE_VERSION)
-    # Each annotation batch is the project's whole annotated state at one sync: the dataset
-    # takes the latest that passed its gate. Blocking checks stop this asset within a run;
-    # this guard covers later runs and backfills, and names every newer batch it skipped.
-    excluded, chosen = [], None
-    for pointer in reversed(batch_pointers(workspace.folder("work", "annotations", "by-snapshot"))):
-        validation = stage.passed_validation(pointer["batch_id"])
-        if validation is None:
-            excluded.append(pointer["batch_id"])
-            continue
-        chosen = {**pointer, "validation": validation}
-        break
-    if excluded:
-        context.log.warning(f"left out {len(excluded)} newer annotation batches without a passing validation: "
-                            f"{', '.join(excluded)}")
-    if chosen is None:
-        raise GateNotPassed("no annotation batch has a passing validation"
-                            + (f" (failed or unvalidated: {', '.join(excluded)})" if excluded else "")
-                            + "; fix the annotations in Label Studio (the next sync re-validates) or re-run "
-                              "the annotations_contract check")
-    records = {rec.record_id: rec for rec in read_records(chosen["path"])}
-    if not records:
-        raise GateNotPassed(f"annotation batch {chosen['batch_id']} holds no annotated record")
-    # The batch was resolved under the schema of its day; the version is built under today's.
-    schema = labels.schema()
-    relabelled = schema.relabel_records(records, f"annotation batch {chosen['batch_id']}")
-    keys = family_keys(records)
-    store = dvc.store()
-    store.install_pipeline_file(dvc.pipeline_file)
-    out_dir = store.repo_dir / "datasets" / DATASET
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    manifest = build_dataset(
-        list(records.values()), out_dir, keyring.keyring(), DATASET, training.seed,
-        provenance={"annotation_batches": [chosen["batch_id"]], "record_batches": chosen["record_batches"],
-                    "label_schema_version": schema.version,
-                    "annotation_label_schema_version": chosen.get("label_schema_version"),
-                    "labels_mapped": relabelled["mapped"], "spans_refused": relabelled["refused"]},
-        families=keys,
-    )
-    tracked = store.add_and_push(out_dir)
-    version = tracked["md5"].removesuffix(".dir")
-    rows = {split: entry["rows"] for split, entry in manifest["splits"].items()}
-    assignment = {s: e["record_ids"] for s, e in manifest["splits"].items()}
-    prof = profile(records, assignment, keys)
-    rows_path = workspace.path("work", "datasets", version, "split_rows.jsonl")
-    with rows_path.open("w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(r) + "\n" for r in split_rows(records, assignment, keys))
-    previous = [v for v in store.versions(DATASET) if v["version"] != version and "labels_total" in v]
-    governance.audit().append("export.dataset_version", f"dataset_version:{version}",
-                              actor="dagster:" + context.run.run_id, remote=dvc.remote_url,
-                              files_pushed=tracked["pushed"], key_id=manifest["key_id"], rows=rows)
-    store.record_version(DATASET, version, key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
-                         rows=rows, annotation_batches=manifest["provenance"]["annotation_batches"],
-                         labels_total=prof["labels_total"],
-                         dagster_run_id=context.run.run_id)
-    node = stage.dataset(version, [(chosen["batch_id"], chosen["validation"])], members=assignment, dataset=DATASET,
-                         key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
-                         label_schema=manifest["provenance"]["label_schema_version"],
-                         **{f"rows_{k}": v for k, v in rows.items()})
-    return dg.Output(
-        {"version": version, "path": str(out_dir), "dataset": DATASET, "rows": rows,
-         "annotation_batches": manifest["provenance"]["annotation_batches"], "profile": prof,
-         "split_rows": str(rows_path), "label_schema_version": schema.version, "labels": list(schema.names),
-         "min_examples": schema.min_examples(),
-         "previous_labels": previous[-1]["labels_total"] if previous else None},
-        metadata={
-            "dvc_md5": tracked["md5"],
-            "dataset_version": version,
-            "files_pushed": tracked["pushed"],
-            "rows_train": rows["train"], "rows_dev": rows["dev"], "rows_test": rows["test"],
-            "key_id": manifest["key_id"],
-            "merkle_root": manifest["merkle_root"],
-            "annotation_batch": chosen["batch_id"],
-            "batches_left_out": dg.MetadataValue.json(excluded),
-            "restore": f"lepton dataset restore {version} <dir>",
-            "labels_per_split": dg.MetadataValue.json(manifest["labels"]),
-            "label_schema_version": schema.version,
-            "labels_mapped_since_annotation": dg.MetadataValue.json(relabelled["mapped"]),
-            "spans_refused_removed_label": dg.MetadataValue.json(relabelled["refused"]),
-            "dvc_file": dg.MetadataValue.path(tracked["dvc_file"]),
-            **lineage_summary(context, lineage, node, fields=RECORD_FIELDS, manifest={
-                "merkle_root": manifest["merkle_root"], "key_id": manifest["key_id"], "rows": rows,
-                "manifest_sha256": hashlib.sha256((out_dir / MANIFEST).read_bytes()).hexdigest()}),
-        },
-    )
+    with lineage.step(context) as step:
+        stage = step.stage
+        # Each annotation batch is the project's whole annotated state at one sync: the dataset
+        # takes the latest that passed its gate. Blocking checks stop this asset within a run;
+        # this guard covers later runs and backfills, and names every newer batch it skipped.
+        excluded, chosen = [], None
+        for pointer in reversed(batch_pointers(workspace.folder("work", "annotations", "by-snapshot"))):
+            validation = stage.passed_validation(pointer["batch_id"])
+            if validation is None:
+                excluded.append(pointer["batch_id"])
+                continue
+            chosen = {**pointer, "validation": validation}
+            break
+        if excluded:
+            context.log.warning(f"left out {len(excluded)} newer annotation batches without a passing validation: "
+                                f"{', '.join(excluded)}")
+        if chosen is None:
+            raise GateNotPassed("no annotation batch has a passing validation"
+                                + (f" (failed or unvalidated: {', '.join(excluded)})" if excluded else "")
+                                + "; fix the annotations in Label Studio (the next sync re-validates) or re-run "
+                                  "the annotations_contract check")
+        records = {rec.record_id: rec for rec in read_records(chosen["path"])}
+        if not records:
+            raise GateNotPassed(f"annotation batch {chosen['batch_id']} holds no annotated record")
+        # The batch was resolved under the schema of its day; the version is built under today's.
+        schema = labels.schema()
+        relabelled = schema.relabel_records(records, f"annotation batch {chosen['batch_id']}")
+        keys = family_keys(records)
+        store = dvc.store()
+        store.install_pipeline_file(dvc.pipeline_file)
+        out_dir = store.repo_dir / "datasets" / DATASET
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        manifest = build_dataset(
+            list(records.values()), out_dir, keyring.keyring(), DATASET, training.seed,
+            provenance={"annotation_batches": [chosen["batch_id"]], "record_batches": chosen["record_batches"],
+                        "label_schema_version": schema.version,
+                        "annotation_label_schema_version": chosen.get("label_schema_version"),
+                        "labels_mapped": relabelled["mapped"], "spans_refused": relabelled["refused"]},
+            families=keys,
+        )
+        tracked = store.add_and_push(out_dir)
+        version = tracked["md5"].removesuffix(".dir")
+        rows = {split: entry["rows"] for split, entry in manifest["splits"].items()}
+        assignment = {s: e["record_ids"] for s, e in manifest["splits"].items()}
+        prof = profile(records, assignment, keys)
+        rows_path = workspace.path("work", "datasets", version, "split_rows.jsonl")
+        with rows_path.open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in split_rows(records, assignment, keys))
+        previous = [v for v in store.versions(DATASET) if v["version"] != version and "labels_total" in v]
+        governance.audit().append("export.dataset_version", f"dataset_version:{version}",
+                                  actor="dagster:" + context.run.run_id, remote=dvc.remote_url,
+                                  files_pushed=tracked["pushed"], key_id=manifest["key_id"], rows=rows)
+        store.record_version(DATASET, version, key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
+                             rows=rows, annotation_batches=manifest["provenance"]["annotation_batches"],
+                             labels_total=prof["labels_total"],
+                             dagster_run_id=context.run.run_id)
+        node = stage.dataset(version, [(chosen["batch_id"], chosen["validation"])], members=assignment, dataset=DATASET,
+                             key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
+                             label_schema=manifest["provenance"]["label_schema_version"],
+                             **{f"rows_{k}": v for k, v in rows.items()})
+        return dg.Output(
+            {"version": version, "path": str(out_dir), "dataset": DATASET, "rows": rows,
+             "annotation_batches": manifest["provenance"]["annotation_batches"], "profile": prof,
+             "split_rows": str(rows_path), "label_schema_version": schema.version, "labels": list(schema.names),
+             "min_examples": schema.min_examples(),
+             "previous_labels": previous[-1]["labels_total"] if previous else None},
+            metadata={
+                "dvc_md5": tracked["md5"],
+                "dataset_version": version,
+                "files_pushed": tracked["pushed"],
+                "rows_train": rows["train"], "rows_dev": rows["dev"], "rows_test": rows["test"],
+                "key_id": manifest["key_id"],
+                "merkle_root": manifest["merkle_root"],
+                "annotation_batch": chosen["batch_id"],
+                "batches_left_out": dg.MetadataValue.json(excluded),
+                "restore": f"lepton dataset restore {version} <dir>",
+                "labels_per_split": dg.MetadataValue.json(manifest["labels"]),
+                "label_schema_version": schema.version,
+                "labels_mapped_since_annotation": dg.MetadataValue.json(relabelled["mapped"]),
+                "spans_refused_removed_label": dg.MetadataValue.json(relabelled["refused"]),
+                "dvc_file": dg.MetadataValue.path(tracked["dvc_file"]),
+                **step.complete(node, fields=RECORD_FIELDS, manifest={
+                    "merkle_root": manifest["merkle_root"], "key_id": manifest["key_id"], "rows": rows,
+                    "manifest_sha256": hashlib.sha256((out_dir / MANIFEST).read_bytes()).hexdigest()}),
+            },
+        )
 

@@ -2,15 +2,20 @@ import json
 
 import dagster as dg
 
-from assets._context import RECORD_FIELDS, lineage_start, lineage_summary, stage_lineage
 from assets.ingestion import QUARANTINE_PURPOSE
 from assets.partitions import batches
+from lepton.corpus.records import RECORD_FIELDS
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.pii import ner_person_detector, schema_person_labels
 from lepton.governance.stages import apply_policy, clean_batch, detect_batch
 from resources import (
-    GovernanceResource, GreatExpectationsResource, KeyringResource, LabelSchemaResource, LineageResource,
-    MlflowResource, WorkspaceResource,
+    GovernanceResource,
+    GreatExpectationsResource,
+    KeyringResource,
+    LabelSchemaResource,
+    LineageResource,
+    MlflowResource,
+    WorkspaceResource,
 )
 
 CODE_VERSION = "governance-1"
@@ -43,27 +48,27 @@ def _pii_types(findings_path: str) -> list[str]:
 def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, workspace: WorkspaceResource,
                     governance: GovernanceResource, lineage: LineageResource,
                     keyring: KeyringResource, gx: GreatExpectationsResource) -> dg.Output[dict]:
-    lineage_start(context, lineage)
-    batch = raw_documents["batch_id"]
-    stage = stage_lineage(context, lineage, CODE_VERSION)
-    # The blocking contract stops this asset within a run; this guard covers later runs and
-    # backfills of the batch, until it passes (in Dagster or by `lepton validation rerun`).
-    if stage.not_passed(batch, [gx.suite_key("raw_documents")]):
-        raise BatchNotValidated(f"record batch {batch} has no passing raw_documents_contract result; see "
-                                "`lepton validation list`, fix it, then `lepton validation rerun " + batch + "`")
-    out = workspace.path("work", "clean", batch, "records.jsonl")
-    quarantine = workspace.path("work", "clean", batch, "quarantine.jsonl")
-    cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
-    report = clean_batch(raw_documents["records_path"], out, quarantine, governance.max_chars, protect=cipher.encrypt)
-    node = stage.cleaning(batch, **report.to_dict()["counts"], records_out=report.records_out)
-    return dg.Output(
-        {"batch_id": batch, "records_path": str(out), "quarantine_path": str(quarantine)},
-        metadata={"records_in": report.records_in, "records_out": report.records_out,
-                  "quarantined": report.quarantined, "balanced": report.balanced,
-                  "changes": dg.MetadataValue.json(dict(report.counts)),
-                  **lineage_summary(context, lineage, node, fields=RECORD_FIELDS,
-                                    counts={"records_in": report.records_in, "quarantined": report.quarantined})},
-    )
+    with lineage.step(context) as step:
+        batch = raw_documents["batch_id"]
+        stage = step.stage
+        # The blocking contract stops this asset within a run; this guard covers later runs and
+        # backfills of the batch, until it passes (in Dagster or by `lepton validation rerun`).
+        if stage.not_passed(batch, [gx.suite_key("raw_documents")]):
+            raise BatchNotValidated(f"record batch {batch} has no passing raw_documents_contract result; see "
+                                    "`lepton validation list`, fix it, then `lepton validation rerun " + batch + "`")
+        out = workspace.path("work", "clean", batch, "records.jsonl")
+        quarantine = workspace.path("work", "clean", batch, "quarantine.jsonl")
+        cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
+        report = clean_batch(raw_documents["records_path"], out, quarantine, governance.max_chars, protect=cipher.encrypt)
+        node = stage.cleaning(batch, **report.to_dict()["counts"], records_out=report.records_out)
+        return dg.Output(
+            {"batch_id": batch, "records_path": str(out), "quarantine_path": str(quarantine)},
+            metadata={"records_in": report.records_in, "records_out": report.records_out,
+                      "quarantined": report.quarantined, "balanced": report.balanced,
+                      "changes": dg.MetadataValue.json(dict(report.counts)),
+                      **step.complete(node, fields=RECORD_FIELDS,
+                                        counts={"records_in": report.records_in, "quarantined": report.quarantined})},
+        )
 
 
 @dg.asset(
@@ -75,34 +80,34 @@ def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, work
 def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, workspace: WorkspaceResource,
                  governance: GovernanceResource, mlflow: MlflowResource, lineage: LineageResource,
                  labels: LabelSchemaResource) -> dg.Output[dict]:
-    lineage_start(context, lineage)
-    batch = clean_documents["batch_id"]
-    person = None
-    champion = mlflow.store().champion() if governance.use_champion_for_persons else None
-    # the champion's labels that mean a person's name under the current schema (pii: PERSON)
-    person_labels = (schema_person_labels(labels.schema(), champion["labels"], f"{champion['name']} v{champion['version']}")
-                     if champion is not None else ())
-    if person_labels:
-        import mlflow as mlflow_lib
+    with lineage.step(context) as step:
+        batch = clean_documents["batch_id"]
+        person = None
+        champion = mlflow.store().champion() if governance.use_champion_for_persons else None
+        # the champion's labels that mean a person's name under the current schema (pii: PERSON)
+        person_labels = (schema_person_labels(labels.schema(), champion["labels"], f"{champion['name']} v{champion['version']}")
+                         if champion is not None else ())
+        if person_labels:
+            import mlflow as mlflow_lib
 
-        model = mlflow_lib.pyfunc.load_model(f"models:/{champion['name']}@champion")
-        person = ner_person_detector(model.predict, person_labels)
-        context.log.info(f"person names ({', '.join(person_labels)}) from {champion['name']} v{champion['version']}")
-    findings = workspace.path("work", "pii", batch, "findings.jsonl")
-    report = detect_batch(clean_documents["records_path"], findings, governance.detector(person))
-    by_type = _counts_table(report.counts, "type.")
-    node = stage_lineage(context, lineage, CODE_VERSION).pii(
-        batch, by_type=by_type, records=report.records_in, records_with_pii=report.counts.get("records_with_pii", 0))
-    return dg.Output(
-        {"batch_id": batch, "findings_path": str(findings), "pii_types": sorted(by_type)},
-        metadata={"records": report.records_in,
-                  "records_with_pii": report.counts.get("records_with_pii", 0),
-                  "findings_by_type": dg.MetadataValue.json(by_type),
-                  "findings_by_detector": dg.MetadataValue.json(_counts_table(report.counts, "detector.")),
-                  "person_model": f"{champion['name']} v{champion['version']}" if champion else "(none yet)",
-                  **lineage_summary(context, lineage, node, fields=FINDINGS_FIELDS,
-                                    governance={"pii_types": sorted(by_type)})},
-    )
+            model = mlflow_lib.pyfunc.load_model(f"models:/{champion['name']}@champion")
+            person = ner_person_detector(model.predict, person_labels)
+            context.log.info(f"person names ({', '.join(person_labels)}) from {champion['name']} v{champion['version']}")
+        findings = workspace.path("work", "pii", batch, "findings.jsonl")
+        report = detect_batch(clean_documents["records_path"], findings, governance.detector(person))
+        by_type = _counts_table(report.counts, "type.")
+        node = step.stage.pii(
+            batch, by_type=by_type, records=report.records_in, records_with_pii=report.counts.get("records_with_pii", 0))
+        return dg.Output(
+            {"batch_id": batch, "findings_path": str(findings), "pii_types": sorted(by_type)},
+            metadata={"records": report.records_in,
+                      "records_with_pii": report.counts.get("records_with_pii", 0),
+                      "findings_by_type": dg.MetadataValue.json(by_type),
+                      "findings_by_detector": dg.MetadataValue.json(_counts_table(report.counts, "detector.")),
+                      "person_model": f"{champion['name']} v{champion['version']}" if champion else "(none yet)",
+                      **step.complete(node, fields=FINDINGS_FIELDS,
+                                        governance={"pii_types": sorted(by_type)})},
+        )
 
 
 @dg.asset(
@@ -114,25 +119,25 @@ def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, works
 def sensitivity(context: dg.AssetExecutionContext, clean_documents: dict, pii_findings: dict,
                 workspace: WorkspaceResource, governance: GovernanceResource, keyring: KeyringResource,
                 lineage: LineageResource) -> dg.Output[dict]:
-    lineage_start(context, lineage)
-    batch = clean_documents["batch_id"]
-    out = workspace.path("work", "governed", batch, "records.jsonl")
-    report, encrypted = apply_policy(clean_documents["records_path"], pii_findings["findings_path"], out,
-                                     governance.policy(), FieldCipher(keyring.keyring(), RESTRICTED_PURPOSE))
-    classes = _counts_table(report.counts, "class.")
-    actions = _counts_table(report.counts, "action.")
-    governance.audit().append("policy.applied", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
-                              classes=classes, actions=actions, encrypted_record_ids=encrypted)
-    node = stage_lineage(context, lineage, CODE_VERSION).policy(batch, classes=classes, actions=actions)
-    # an output of pii_findings from before it listed its types has only the file
-    pii_types = (pii_findings["pii_types"] if "pii_types" in pii_findings
-                 else _pii_types(pii_findings["findings_path"]))
-    return dg.Output(
-        {"batch_id": batch, "records_path": str(out), "withheld": len(encrypted)},
-        metadata={"records": report.records_in, "by_class": dg.MetadataValue.json(classes),
-                  "by_action": dg.MetadataValue.json(actions),
-                  "withheld_encrypted": len(encrypted),
-                  "spans_touching_redaction": report.counts.get("spans_touching_redaction", 0),
-                  **lineage_summary(context, lineage, node, fields=GOVERNED_FIELDS,
-                                    governance={"sensitivity_classes": classes, "pii_types": pii_types})},
-    )
+    with lineage.step(context) as step:
+        batch = clean_documents["batch_id"]
+        out = workspace.path("work", "governed", batch, "records.jsonl")
+        report, encrypted = apply_policy(clean_documents["records_path"], pii_findings["findings_path"], out,
+                                         governance.policy(), FieldCipher(keyring.keyring(), RESTRICTED_PURPOSE))
+        classes = _counts_table(report.counts, "class.")
+        actions = _counts_table(report.counts, "action.")
+        governance.audit().append("policy.applied", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
+                                  classes=classes, actions=actions, encrypted_record_ids=encrypted)
+        node = step.stage.policy(batch, classes=classes, actions=actions)
+        # an output of pii_findings from before it listed its types has only the file
+        pii_types = (pii_findings["pii_types"] if "pii_types" in pii_findings
+                     else _pii_types(pii_findings["findings_path"]))
+        return dg.Output(
+            {"batch_id": batch, "records_path": str(out), "withheld": len(encrypted)},
+            metadata={"records": report.records_in, "by_class": dg.MetadataValue.json(classes),
+                      "by_action": dg.MetadataValue.json(actions),
+                      "withheld_encrypted": len(encrypted),
+                      "spans_touching_redaction": report.counts.get("spans_touching_redaction", 0),
+                      **step.complete(node, fields=GOVERNED_FIELDS,
+                                        governance={"sensitivity_classes": classes, "pii_types": pii_types})},
+        )

@@ -1,13 +1,18 @@
 import dagster as dg
 
-from assets._context import RECORD_FIELDS, lineage_start, lineage_summary, stage_lineage
 from assets.partitions import batches
-from lepton.corpus.landing import BatchRegistry
 from lepton.corpus.ingest import ingest_folder
+from lepton.corpus.landing import BatchRegistry
+from lepton.corpus.records import RECORD_FIELDS
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.retention import write_batch_meta
 from resources import (
-    GovernanceResource, IngestionResource, KeyringResource, LabelSchemaResource, LineageResource, WorkspaceResource,
+    GovernanceResource,
+    IngestionResource,
+    KeyringResource,
+    LabelSchemaResource,
+    LineageResource,
+    WorkspaceResource,
 )
 
 QUARANTINE_PURPOSE = "quarantine"
@@ -25,48 +30,48 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
                   lineage: LineageResource, governance: GovernanceResource,
                   keyring: KeyringResource, ingestion: IngestionResource,
                   labels: LabelSchemaResource) -> dg.Output[dict]:
-    lineage_start(context, lineage)
-    batch_id = context.partition_key
-    # The batch is the registered file version, copied once into the workspace: a landing
-    # file changed later is a new batch and cannot alter this one.
-    snapshot_dir = workspace.folder("work", "snapshots", batch_id)
-    registry = BatchRegistry.in_workspace(workspace.home)
-    registry_entry = registry.get(batch_id)
-    registry.snapshot(batch_id, snapshot_dir)
-    batch_dir = workspace.folder("work", "raw", batch_id)
-    records = batch_dir / "records.jsonl"
-    quarantine = batch_dir / "quarantine.jsonl"
-    cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
-    report = ingest_folder(snapshot_dir, records, quarantine, protect=cipher.encrypt, options=ingestion.options(),
-                           labels=labels.schema())
-    files = report.to_dict()["files"]
-    write_batch_meta(batch_dir, batch_id)
-    node = stage_lineage(context, lineage, CODE_VERSION).ingestion(batch_id, files)
-    governance.audit().append("ingest", f"record_batch:{batch_id}", actor="dagster:" + context.run.run_id,
-                              files=[{k: f[k] for k in ("source", "sha256", "records_in", "accepted", "quarantined")}
-                                     for f in files])
-    for f in files:
-        if f["quarantined"]:
-            context.log.warning(f"{f['source']}: {f['quarantined']} of {f['records_in']} records quarantined "
-                                f"({', '.join(f'{k}={v}' for k, v in sorted(f['rules'].items()))})")
-    return dg.Output(
-        {"batch_id": batch_id, "records_path": str(records), "quarantine_path": str(quarantine),
-         "accepted": report.accepted, "quarantined": report.quarantined},
-        metadata={
-            "batch_id": batch_id,
-            "landing_file": registry_entry["source"],
-            "sha256": registry_entry["sha256"],
-            "files": len(files),
-            "records_in": report.records_in,
-            "accepted": report.accepted,
-            "quarantined": report.quarantined,
-            "per_file": dg.MetadataValue.md(
-                "| file | in | accepted | quarantined | rules |\n|---|---|---|---|---|\n" + "\n".join(
-                    f"| {f['source']} | {f['records_in']} | {f['accepted']} | {f['quarantined']} | "
-                    f"{', '.join(f'{k}: {v}' for k, v in sorted(f['rules'].items())) or '-'} |" for f in files)),
-            "quarantine_file": dg.MetadataValue.path(str(quarantine)),
-            "labels_mapped": dg.MetadataValue.json({f["source"]: f["labels_mapped"] for f in files if f["labels_mapped"]}),
-            **lineage_summary(context, lineage, node, fields=RECORD_FIELDS),
-        },
-    )
+    with lineage.step(context) as step:
+        batch_id = context.partition_key
+        # The batch is the registered file version, copied once into the workspace: a landing
+        # file changed later is a new batch and cannot alter this one.
+        snapshot_dir = workspace.folder("work", "snapshots", batch_id)
+        registry = BatchRegistry.in_workspace(workspace.home)
+        registry_entry = registry.get(batch_id)
+        registry.snapshot(batch_id, snapshot_dir)
+        batch_dir = workspace.folder("work", "raw", batch_id)
+        records = batch_dir / "records.jsonl"
+        quarantine = batch_dir / "quarantine.jsonl"
+        cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
+        report = ingest_folder(snapshot_dir, records, quarantine, protect=cipher.encrypt, options=ingestion.options(),
+                               labels=labels.schema())
+        files = report.to_dict()["files"]
+        write_batch_meta(batch_dir, batch_id)
+        node = step.stage.ingestion(batch_id, files)
+        governance.audit().append("ingest", f"record_batch:{batch_id}", actor="dagster:" + context.run.run_id,
+                                  files=[{k: f[k] for k in ("source", "sha256", "records_in", "accepted", "quarantined")}
+                                         for f in files])
+        for f in files:
+            if f["quarantined"]:
+                context.log.warning(f"{f['source']}: {f['quarantined']} of {f['records_in']} records quarantined "
+                                    f"({', '.join(f'{k}={v}' for k, v in sorted(f['rules'].items()))})")
+        return dg.Output(
+            {"batch_id": batch_id, "records_path": str(records), "quarantine_path": str(quarantine),
+             "accepted": report.accepted, "quarantined": report.quarantined},
+            metadata={
+                "batch_id": batch_id,
+                "landing_file": registry_entry["source"],
+                "sha256": registry_entry["sha256"],
+                "files": len(files),
+                "records_in": report.records_in,
+                "accepted": report.accepted,
+                "quarantined": report.quarantined,
+                "per_file": dg.MetadataValue.md(
+                    "| file | in | accepted | quarantined | rules |\n|---|---|---|---|---|\n" + "\n".join(
+                        f"| {f['source']} | {f['records_in']} | {f['accepted']} | {f['quarantined']} | "
+                        f"{', '.join(f'{k}: {v}' for k, v in sorted(f['rules'].items())) or '-'} |" for f in files)),
+                "quarantine_file": dg.MetadataValue.path(str(quarantine)),
+                "labels_mapped": dg.MetadataValue.json({f["source"]: f["labels_mapped"] for f in files if f["labels_mapped"]}),
+                **step.complete(node, fields=RECORD_FIELDS),
+            },
+        )
 

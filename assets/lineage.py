@@ -1,6 +1,5 @@
 import dagster as dg
 
-from assets._context import lineage_start, lineage_summary, stage_lineage
 from assets.training import ner_model
 from lepton.lineage.completeness import gaps
 from lepton.lineage.ledger import RecordLedger
@@ -20,24 +19,24 @@ CHECK = "lineage_complete"
 )
 def lineage_graph(context: dg.AssetExecutionContext, ner_model: dict, lineage: LineageResource,
                   workspace: WorkspaceResource) -> dg.Output[dict]:
-    lineage_start(context, lineage)
-    store = lineage.store
-    run = node_id("training_run", ner_model["run_id"])
-    walk = store.upstream(run)
-    picture = draw_upstream(walk, run, workspace.path("work", "lineage", f"{ner_model['run_id']}.png"))
-    kinds: dict[str, int] = {}
-    for _, node, _, _ in walk:
-        kinds[node.kind] = kinds.get(node.kind, 0) + 1
-    counts = RecordLedger(store).counts(node_id("dataset_version", ner_model["dataset_version"]))
-    return dg.Output(
-        {"training_run": run, "picture": str(picture), "dataset_version": ner_model["dataset_version"]},
-        metadata={"training_run": run, "upstream_nodes_by_kind": dg.MetadataValue.json(kinds),
-                  "records_by_split": dg.MetadataValue.json(counts),
-                  "picture": dg.MetadataValue.path(str(picture)),
-                  **lineage_summary(context, lineage, None, output=f"lineage_graph:{ner_model['run_id']}",
-                                    version=ner_model["run_id"], inputs_extra=[run],
-                                    counts={"upstream_nodes": len(walk), "records_by_split": counts})},
-    )
+    with lineage.step(context) as step:
+        store = lineage.store
+        run = node_id("training_run", ner_model["run_id"])
+        walk = store.upstream(run)
+        picture = draw_upstream(walk, run, workspace.path("work", "lineage", f"{ner_model['run_id']}.png"))
+        kinds: dict[str, int] = {}
+        for _, node, _, _ in walk:
+            kinds[node.kind] = kinds.get(node.kind, 0) + 1
+        counts = RecordLedger(store).counts(node_id("dataset_version", ner_model["dataset_version"]))
+        return dg.Output(
+            {"training_run": run, "picture": str(picture), "dataset_version": ner_model["dataset_version"]},
+            metadata={"training_run": run, "upstream_nodes_by_kind": dg.MetadataValue.json(kinds),
+                      "records_by_split": dg.MetadataValue.json(counts),
+                      "picture": dg.MetadataValue.path(str(picture)),
+                      **step.complete(None, output=f"lineage_graph:{ner_model['run_id']}",
+                                        version=ner_model["run_id"], inputs_extra=[run],
+                                        counts={"upstream_nodes": len(walk), "records_by_split": counts})},
+        )
 
 
 @dg.asset_check(
@@ -48,7 +47,7 @@ def lineage_graph(context: dg.AssetExecutionContext, ner_model: dict, lineage: L
 def lineage_complete(context: dg.AssetCheckExecutionContext, lineage_graph: dict,
                      lineage: LineageResource) -> dg.AssetCheckResult:
     found = gaps(lineage.store, RecordLedger(lineage.store))
-    stage_lineage(context, lineage, CODE_VERSION).completeness(lineage_graph["training_run"], CHECK, not found,
+    lineage.stage(context, CODE_VERSION).completeness(lineage_graph["training_run"], CHECK, not found,
                                                                gaps=[g.to_dict() for g in found[:20]])
     return dg.AssetCheckResult(
         passed=not found, severity=dg.AssetCheckSeverity.ERROR,

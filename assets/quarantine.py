@@ -2,7 +2,6 @@ from collections import Counter
 
 import dagster as dg
 
-from assets._context import lineage_start, lineage_summary
 from assets.partitions import batches
 from lepton.corpus.quarantine import read_quarantine
 from lepton.lineage.store import node_id
@@ -16,22 +15,22 @@ from resources import LineageResource
 )
 def quarantine(context: dg.AssetExecutionContext, raw_documents: dict, clean_documents: dict,
                lineage: LineageResource) -> dg.MaterializeResult:
-    lineage_start(context, lineage)
-    batch = raw_documents["batch_id"]
-    by_rule, by_file, by_stage = Counter(), Counter(), Counter()
-    for stage, path in (("ingest", raw_documents["quarantine_path"]), ("clean", clean_documents["quarantine_path"])):
-        for entry in read_quarantine(path):
-            by_rule[f"{stage}: {entry['rule']}"] += 1
-            by_file[entry["source"]] += 1
-            by_stage[stage] += 1
-    return dg.MaterializeResult(metadata={
-        "batch_id": batch,
-        "quarantined": sum(by_rule.values()),
-        "by_rule": dg.MetadataValue.md("| stage: rule | records |\n|---|---|\n" + "\n".join(
-            f"| {k} | {v} |" for k, v in sorted(by_rule.items())) if by_rule else "none"),
-        "by_file": dg.MetadataValue.json(dict(sorted(by_file.items()))),
-        "files": dg.MetadataValue.json([raw_documents["quarantine_path"], clean_documents["quarantine_path"]]),
-        **lineage_summary(context, lineage, None, output=f"quarantine:{batch}", version=batch,
-                          inputs_extra=[node_id("record_batch", batch), node_id("clean_batch", batch)],
-                          counts={"quarantined": sum(by_rule.values()), "by_stage": dict(by_stage)}),
-    })
+    with lineage.step(context) as step:
+        batch = raw_documents["batch_id"]
+        by_rule, by_file, by_stage = Counter(), Counter(), Counter()
+        for stage, path in (("ingest", raw_documents["quarantine_path"]), ("clean", clean_documents["quarantine_path"])):
+            for entry in read_quarantine(path):
+                by_rule[f"{stage}: {entry['rule']}"] += 1
+                by_file[entry["source"]] += 1
+                by_stage[stage] += 1
+        return dg.MaterializeResult(metadata={
+            "batch_id": batch,
+            "quarantined": sum(by_rule.values()),
+            "by_rule": dg.MetadataValue.md("| stage: rule | records |\n|---|---|\n" + "\n".join(
+                f"| {k} | {v} |" for k, v in sorted(by_rule.items())) if by_rule else "none"),
+            "by_file": dg.MetadataValue.json(dict(sorted(by_file.items()))),
+            "files": dg.MetadataValue.json([raw_documents["quarantine_path"], clean_documents["quarantine_path"]]),
+            **step.complete(None, output=f"quarantine:{batch}", version=batch,
+                              inputs_extra=[node_id("record_batch", batch), node_id("clean_batch", batch)],
+                              counts={"quarantined": sum(by_rule.values()), "by_stage": dict(by_stage)}),
+        })

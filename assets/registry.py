@@ -1,6 +1,5 @@
 import dagster as dg
 
-from assets._context import lineage_start, lineage_summary, stage_lineage
 from assets.lineage import CHECK, lineage_graph
 from lepton.lineage.store import node_id
 from lepton.tracking.mlflow_store import CHAMPION
@@ -21,44 +20,44 @@ class LineageIncomplete(Exception):
 )
 def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow: MlflowResource,
                      training: TrainingResource, lineage: LineageResource) -> dg.Output[dict]:
-    lineage_start(context, lineage)
-    stage = stage_lineage(context, lineage, CODE_VERSION)
-    # The blocking lineage_complete check stops this asset within a run; this guard covers
-    # a later run that would register a model whose lineage was found incomplete.
-    run_node = node_id("training_run", ner_model["run_id"])
-    if stage.not_passed(run_node, [CHECK]):
-        raise LineageIncomplete(f"{run_node} has no passing lineage_complete check; see the lineage_graph "
-                                "asset's check for the gaps")
-    previous = mlflow.store().champion()
-    reg = mlflow.store().register(ner_model["model_uri"], ner_model["run_id"], ner_model["test_f1"],
-                                  training.f1_floor, ner_model["labels"], ner_model["label_schema_version"])
-    # F1 under another label set is another measure: say so wherever the two meet
-    schema_change = (f"{previous['name']} v{previous['version']} was trained under label schema "
-                     f"{previous.get('label_schema_version') or '(unrecorded)'} ({', '.join(previous['labels'])}); "
-                     f"this version under {ner_model['label_schema_version']} ({', '.join(ner_model['labels'])}): "
-                     "their F1 scores are on different label sets"
-                     if previous and previous.get("label_schema_version") != ner_model["label_schema_version"]
-                     else "")
-    if schema_change:
-        context.log.warning(schema_change)
-    node = stage.model_version(
-        reg["name"], reg["version"], ner_model["run_id"], test_f1=round(ner_model["test_f1"], 4),
-        champion=reg["promoted"], dataset_version=ner_model["dataset_version"],
-        label_schema=ner_model["label_schema_version"])
-    if reg["promoted"]:
-        stage.alias_change(reg["name"], CHAMPION, reg["version"], previous["version"] if previous else None)
-    if not reg["promoted"]:
-        context.log.warning(f"{reg['name']} v{reg['version']} F1 {reg['f1']:.3f} is below the floor "
-                            f"{reg['f1_floor']}: registered but not {CHAMPION}")
-    return dg.Output(
-        reg,
-        metadata={
-            "model": reg["name"], "version": reg["version"],
-            "alias": CHAMPION if reg["promoted"] else "(none)",
-            "test_f1": dg.MetadataValue.float(reg["f1"]), "f1_floor": reg["f1_floor"],
-            "model_uri": f"models:/{reg['name']}/{reg['version']}",
-            "label_schema_version": ner_model["label_schema_version"],
-            "label_schema_change": schema_change or "none",
-            **lineage_summary(context, lineage, node),
-        },
-    )
+    with lineage.step(context) as step:
+        stage = step.stage
+        # The blocking lineage_complete check stops this asset within a run; this guard covers
+        # a later run that would register a model whose lineage was found incomplete.
+        run_node = node_id("training_run", ner_model["run_id"])
+        if stage.not_passed(run_node, [CHECK]):
+            raise LineageIncomplete(f"{run_node} has no passing lineage_complete check; see the lineage_graph "
+                                    "asset's check for the gaps")
+        previous = mlflow.store().champion()
+        reg = mlflow.store().register(ner_model["model_uri"], ner_model["run_id"], ner_model["test_f1"],
+                                      training.f1_floor, ner_model["labels"], ner_model["label_schema_version"])
+        # F1 under another label set is another measure: say so wherever the two meet
+        schema_change = (f"{previous['name']} v{previous['version']} was trained under label schema "
+                         f"{previous.get('label_schema_version') or '(unrecorded)'} ({', '.join(previous['labels'])}); "
+                         f"this version under {ner_model['label_schema_version']} ({', '.join(ner_model['labels'])}): "
+                         "their F1 scores are on different label sets"
+                         if previous and previous.get("label_schema_version") != ner_model["label_schema_version"]
+                         else "")
+        if schema_change:
+            context.log.warning(schema_change)
+        node = stage.model_version(
+            reg["name"], reg["version"], ner_model["run_id"], test_f1=round(ner_model["test_f1"], 4),
+            champion=reg["promoted"], dataset_version=ner_model["dataset_version"],
+            label_schema=ner_model["label_schema_version"])
+        if reg["promoted"]:
+            stage.alias_change(reg["name"], CHAMPION, reg["version"], previous["version"] if previous else None)
+        if not reg["promoted"]:
+            context.log.warning(f"{reg['name']} v{reg['version']} F1 {reg['f1']:.3f} is below the floor "
+                                f"{reg['f1_floor']}: registered but not {CHAMPION}")
+        return dg.Output(
+            reg,
+            metadata={
+                "model": reg["name"], "version": reg["version"],
+                "alias": CHAMPION if reg["promoted"] else "(none)",
+                "test_f1": dg.MetadataValue.float(reg["f1"]), "f1_floor": reg["f1_floor"],
+                "model_uri": f"models:/{reg['name']}/{reg['version']}",
+                "label_schema_version": ner_model["label_schema_version"],
+                "label_schema_change": schema_change or "none",
+                **step.complete(node),
+            },
+        )

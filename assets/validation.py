@@ -3,7 +3,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets._context import stage_lineage
 from assets.annotation import annotations
 from assets.dataset import dataset_version
 from assets.ingestion import raw_documents
@@ -29,14 +28,14 @@ def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: di
                          lineage: LineageResource, labels: LabelSchemaResource) -> dg.AssetCheckResult:
     if annotations["documents"] == 0:
         # Every annotation deleted or skipped: no span to check, and no record for a dataset.
-        stage_lineage(context, lineage, CODE_VERSION).validation(annotations["batch_id"], f"{SUITE}-empty", True,
+        lineage.stage(context, CODE_VERSION).validation(annotations["batch_id"], f"{SUITE}-empty", True,
                                                                  evaluated=0)
         return dg.AssetCheckResult(passed=True, description="no annotated record in this snapshot; nothing to validate",
                                    metadata={"evaluated_rows": 0})
     alignment = json.loads(Path(annotations["report"]).read_text(encoding="utf-8"))["unaligned_spans"]
     unaligned = {(u["record_id"], u["start"], u["end"]) for u in alignment}
     report = gx.validate(read_records(annotations["path"]), SUITE, unaligned, labels.schema().names)
-    stage = stage_lineage(context, lineage, CODE_VERSION)
+    stage = lineage.stage(context, CODE_VERSION)
     return _gx_result(context, report, annotations["batch_id"], workspace,
                       lambda **attrs: stage.validation(annotations["batch_id"], report.suite_key, report.success,
                                                        **attrs),
@@ -88,7 +87,7 @@ def raw_documents_contract(context: dg.AssetCheckExecutionContext, raw_documents
                            gx: GreatExpectationsResource, workspace: WorkspaceResource,
                            lineage: LineageResource) -> dg.AssetCheckResult:
     report = gx.validate(read_records(raw_documents["records_path"]), "raw_documents")
-    stage = stage_lineage(context, lineage, CODE_VERSION)
+    stage = lineage.stage(context, CODE_VERSION)
     return _gx_result(context, report, raw_documents["batch_id"], workspace,
                       lambda **attrs: stage.batch_validation(raw_documents["batch_id"], report.suite_key,
                                                              report.success, **attrs),
@@ -107,7 +106,7 @@ def dataset_contract(context: dg.AssetCheckExecutionContext, dataset_version: di
     findings = contract(dataset_version["profile"], gx.thresholds(), dataset_version["labels"],
                         dataset_version.get("min_examples"))
     failed = [f for f in findings if not f.passed]
-    stage_lineage(context, lineage, CODE_VERSION).dataset_validation(
+    lineage.stage(context, CODE_VERSION).dataset_validation(
         dataset_version["version"], gx.thresholds_key(), not failed, findings=[f.to_dict() for f in findings])
     return dg.AssetCheckResult(
         passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
@@ -129,7 +128,7 @@ def dataset_splits_contract(context: dg.AssetCheckExecutionContext, dataset_vers
                             lineage: LineageResource) -> dg.AssetCheckResult:
     rows = [json.loads(line) for line in Path(dataset_version["split_rows"]).open(encoding="utf-8")]
     report = gx.validate(rows, "dataset_splits")
-    stage = stage_lineage(context, lineage, CODE_VERSION)
+    stage = lineage.stage(context, CODE_VERSION)
     return _gx_result(context, report, dataset_version["version"], workspace,
                       lambda **attrs: stage.dataset_validation(dataset_version["version"], report.suite_key,
                                                                report.success, **attrs),

@@ -13,11 +13,9 @@ from lepton.annotation.schema import load_schema
 from lepton.annotation.sync import Snapshot, SnapshotStore, sync
 from lepton.settings import Settings
 from resources import LabelStudioResource
-from pipelines.lineage_hooks import openlineage_fail
 
 annotation_batch_job = dg.define_asset_job(
     "annotation_batch", selection=dg.AssetSelection.assets("annotations"),
-    hooks={openlineage_fail},
     description="One annotation snapshot from Label Studio: resolve, agreement check, validation gate.",
 )
 

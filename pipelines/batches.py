@@ -11,19 +11,16 @@ import dagster as dg
 from assets.partitions import batches
 from lepton.corpus.landing import BatchRegistry, scan
 from lepton.settings import Settings
-from pipelines.lineage_hooks import openlineage_fail
 
 BATCH_ASSETS = dg.AssetSelection.assets("raw_documents", "quarantine", "clean_documents", "pii_findings",
                                         "sensitivity", "annotation_tasks")
 
 ingest_batch_job = dg.define_asset_job(
     "ingest_batch", selection=BATCH_ASSETS,
-    hooks={openlineage_fail},
     description="One landing batch: ingest -> quarantine -> clean -> PII -> sensitivity -> tasks in Label Studio.",
 )
 dataset_and_model_job = dg.define_asset_job(
     "dataset_and_model", selection=dg.AssetSelection.assets("dataset_version").downstream(),
-    hooks={openlineage_fail},
     description="Every validated annotation batch (latest wins) -> encrypted DVC dataset version -> training -> registry.",
 )
 

@@ -155,6 +155,9 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
                 assert u["run_id"] in dagster_runs, (job, u)
             seen.setdefault(job, []).append((r, md, complete))
     assert set(seen) == chain.materialized()
+    # ...and the chain materialises every asset of the code location, so an asset added later
+    # without its lineage step (`with lineage.step(context)`) fails the pair check above
+    assert chain.materialized() == {k.to_user_string() for k in build_definitions(s).resolve_all_asset_keys()}
     [(_, ds_meta, ds_event)] = seen["dataset_version"]
     [ds_out] = ds_event["outputs"]
     manifest = read_manifest(ds["path"])
@@ -188,7 +191,7 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
         gov = event["outputs"][0]["facets"]["lepton_governance"]
         assert gov["sensitivity_classes"] == md["by_class"].value
         assert gov["pii_types"] == sorted(pii_by_run[r.run_id]["findings_by_type"].value)
-    for r, md, event in seen["pii_findings"]:
+    for _, md, event in seen["pii_findings"]:
         assert event["outputs"][0]["facets"]["lepton_governance"]["pii_types"] == sorted(
             md["findings_by_type"].value)
     # ids, hashes, counts and class names only: no record text in any event

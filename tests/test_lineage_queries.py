@@ -7,12 +7,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from lepton.annotation.schema import LabelSchema
 from lepton.cli import main as cli
 from lepton.lineage.events import StageLineage
 from lepton.lineage.ledger import RecordLedger
 from lepton.lineage.queries import diff, downstream_of_record, upstream_of, who_touched
 from lepton.lineage.store import LineageStore
-from lepton.annotation.schema import LabelSchema
 from tests.conftest import PG_DSN
 
 
@@ -118,3 +118,41 @@ def test_completeness_names_each_gap(graph):
     assert found == {("dataset_version:v3", "dataset version resolves to no records in the ledger"),
                      ("dataset_version:v4", "ledger holds 1 train records, the version declares 2"),
                      ("training_run:orphan", "training run resolves to no dataset version")}
+
+
+def test_the_lineage_summary_pins_every_upstream_node_to_its_run_in_one_query(graph):
+    """What each asset's materialization shows: the run that produced each upstream node (the
+    earliest that wrote an edge into it; for a source, the run that first linked it onward),
+    fetched in one statement however many parents there are."""
+    import sqlalchemy as sa
+
+    from lepton.lineage.queries import node_counts, pinned
+
+    _, store, _ = graph
+    c = StageLineage(store, run_id="run-c", code_version="later")
+    c.dataset("v1", [], members={"train": ["r1", "r2", "r3"], "dev": ["r4"], "test": ["r5"]})  # v1 again: no new edge
+    c.training("t3", "v1")
+    statements = []
+
+    def count(conn, cursor, statement, *rest):
+        statements.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        got = pinned(store, [("dataset_version:v1", "trained-on"), ("training_run:t2", "read"),
+                             ("dataset_version:v2", "read")])
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    by_node = {p["node"]: p for p in got}
+    assert by_node["training_run:t2"] == {"node": "training_run:t2", "edge": "read", "version": "t2",
+                                          "run_id": "run-b", "code_version": "t"}
+    # v1 has no parents here (a source of the graph): pinned to the run that first linked it onward
+    assert by_node["dataset_version:v1"]["run_id"] == "run-a"
+    assert [p["node"] for p in got] == ["dataset_version:v1", "training_run:t2", "dataset_version:v2"]
+    assert pinned(store, []) == []
+    counts = node_counts(store, "model_version:m/2")
+    assert counts["records_by_split"] == {"train": 2, "dev": 1, "test": 2}
+    assert node_counts(store, None) == {}
+    with pytest.raises(LookupError, match="no lineage node 'model_version:nope/1'"):
+        node_counts(store, "model_version:nope/1")

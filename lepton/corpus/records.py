@@ -12,6 +12,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+# A record file's schema (raw, clean, annotated, dataset split) as (field, type) pairs: what
+# lineage events and Dagster metadata say a record file holds.
+RECORD_FIELDS = [("record_id", "string"), ("source", "string"), ("line", "integer"), ("text", "string"),
+                 ("spans", "array")]
 
 @dataclass(frozen=True)
 class Span:

@@ -31,7 +31,7 @@ def downstream_of_record(store: LineageStore, ledger: RecordLedger, record_id: s
     reached: dict[str, dict] = {}
     for container, _ in versions:
         for nid, kind, parent in _walk_down(store, container):
-            node = store.get(nid)
+            node = store.node(nid)
             if node.kind in DOWNSTREAM_KINDS:
                 reached.setdefault(nid, {"node": nid, "kind": node.kind, "via": parent, "edge": kind,
                                          "pinned": store.edge(parent, nid)})
@@ -51,7 +51,7 @@ def upstream_of(store: LineageStore, ledger: RecordLedger, nid: str, with_record
     chain = [{"depth": d, "node": n.node_id, "kind": n.kind, "edge": e, "child": c,
               "pinned": store.edge(n.node_id, c) if c else None} for d, n, e, c in walk]
     datasets = []
-    for d, n, _, _ in walk:
+    for _, n, _, _ in walk:
         if n.kind == "dataset_version":
             entry = {"node": n.node_id, "records_by_split": ledger.counts(n.node_id)}
             if with_records:
@@ -102,3 +102,55 @@ def who_touched(entries: list[dict], subject: str) -> list[dict]:
 
 def dataset_node(version: str) -> str:
     return version if version.startswith("dataset_version:") else node_id("dataset_version", version)
+
+
+# Integer node attributes that are ids or positions, not counts.
+NOT_COUNTS = frozenset({"project", "label_studio_project", "best_epoch", "sequence"})
+# Nodes whose records the ledger counts (the nearest dataset version upstream).
+LEDGER_KINDS = frozenset({"dataset_version", "augmented_dataset", "training_run", "model_version"})
+
+
+def version_of(nid: str) -> str:
+    """A node id's key (`dataset_version:abc` -> `abc`): the version an event or summary names."""
+    return nid.partition(":")[2] or nid
+
+
+def pinned(store: LineageStore, upstream: list[tuple[str, str]]) -> list[dict]:
+    """Each upstream (node, edge kind) with the run and code version that produced it, in one
+    query: the run that wrote the edges into the node, the earliest where several did; for a
+    source (an input file, a label schema, an alias change), which has none, the run that first
+    linked it onward, i.e. the run that recorded it."""
+    made: dict[str, dict] = {}
+    linked: dict[str, dict] = {}
+    for e in store.edges_touching(sorted({nid for nid, _ in upstream})):  # oldest first: keep the first seen
+        made.setdefault(e["dst"], e)
+        linked.setdefault(e["src"], e)
+    out = []
+    for nid, edge in upstream:
+        first = made.get(nid) or linked.get(nid) or {}
+        out.append({"node": nid, "edge": edge, "version": version_of(nid), "run_id": first.get("run_id"),
+                    "code_version": first.get("code_version")})
+    return out
+
+
+def node_counts(store: LineageStore, nid: str | None) -> dict:
+    """The counts a node carries (never ids or positions), and for a dataset, run or model the
+    ledger's records per split of the dataset version it resolves to."""
+    if not nid:
+        return {}
+    node = store.node(nid)
+    out = {k: v for k, v in sorted(node.attrs.items()) if k not in NOT_COUNTS and _is_count(v)}
+    if node.kind in LEDGER_KINDS:
+        try:
+            source = dataset_of_model(store, nid)
+        except LookupError:
+            pass  # an augmented dataset or run without a dataset version is a gap lineage_complete names
+        else:
+            out["records_by_split"] = RecordLedger(store).counts(source)
+    return out
+
+
+def _is_count(v: object) -> bool:
+    if isinstance(v, dict):
+        return bool(v) and all(_is_count(x) for x in v.values())
+    return isinstance(v, int) and not isinstance(v, bool)

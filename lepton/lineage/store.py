@@ -11,8 +11,8 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from filelock import FileLock
 import sqlalchemy as sa
+from filelock import FileLock
 
 from lepton.storage import ensure_sqlite_parent, sqlite_path
 
@@ -69,14 +69,19 @@ class LineageStore:
 
     def _insert_ignore(self, table: sa.Table, row: dict) -> None:
         dialect = self.engine.dialect.name
+        statement: sa.Executable
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = pg_insert(table).values(**row).on_conflict_do_nothing()
         elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(table).values(**row).on_conflict_do_nothing()
         else:
             raise NotImplementedError(f"lineage store does not support {dialect}")
         with self.engine.begin() as conn:
-            conn.execute(insert(table).values(**row).on_conflict_do_nothing())
+            conn.execute(statement)
 
     def add_node(self, kind: str, key: str, name: str | None = None, **attrs) -> str:
         """Idempotent: a node id names one immutable version, so a second write is a no-op."""
@@ -99,6 +104,13 @@ class LineageStore:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(nodes).where(nodes.c.node_id == nid)).first()
         return None if row is None else Node(row.node_id, row.kind, row.name, json.loads(row.attrs))
+
+    def node(self, nid: str) -> Node:
+        """`get` for a node that must exist (an edge's end, a caller's argument)."""
+        found = self.get(nid)
+        if found is None:
+            raise LookupError(f"no lineage node {nid!r}")
+        return found
 
     def find(self, kind: str, name: str | None = None) -> list[Node]:
         q = sa.select(nodes).where(nodes.c.kind == kind)
@@ -131,12 +143,20 @@ class LineageStore:
         return None if row is None else {"kind": row.kind, "run_id": row.run_id, "code_version": row.code_version,
                                          "created_at": row.created_at.isoformat()}
 
+    def edges_touching(self, nids: list[str]) -> list[dict]:
+        """Every edge into or out of any of `nids`, in one query, oldest first."""
+        if not nids:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(edges).where(sa.or_(edges.c.dst.in_(nids), edges.c.src.in_(nids)))
+                                .order_by(edges.c.created_at, edges.c.src, edges.c.dst)).all()
+        return [{"src": r.src, "dst": r.dst, "kind": r.kind, "run_id": r.run_id, "code_version": r.code_version,
+                 "created_at": r.created_at.isoformat()} for r in rows]
+
     def upstream(self, nid: str) -> list[tuple[int, Node, str | None, str | None]]:
         """Breadth-first walk to the sources: (depth, node, edge kind, child id)."""
-        start = self.get(nid)
-        if start is None:
-            raise LookupError(f"no lineage node {nid!r}")
-        out, seen = [(0, start, None, None)], {nid}
+        out: list[tuple[int, Node, str | None, str | None]] = [(0, self.node(nid), None, None)]
+        seen = {nid}
         queue = deque([(nid, 0)])
         while queue:
             cur, depth = queue.popleft()
@@ -144,21 +164,19 @@ class LineageStore:
                 if parent in seen:
                     continue
                 seen.add(parent)
-                node = self.get(parent)
-                out.append((depth + 1, node, kind, cur))
+                out.append((depth + 1, self.node(parent), kind, cur))
                 queue.append((parent, depth + 1))
         return out
 
     def render_upstream(self, nid: str) -> str:
         """An indented tree from the node down to its sources, for people; a node reached
         twice is printed once and referred to after that."""
-        if self.get(nid) is None:
-            raise LookupError(f"no lineage node {nid!r}")
+        self.node(nid)
         lines: list[str] = []
         printed: set[str] = set()
 
         def walk(cur: str, depth: int, via: str | None) -> None:
-            node = self.get(cur)
+            node = self.node(cur)
             prefix = "  " * depth + (f"<-[{via}]- " if via else "")
             if cur in printed:
                 lines.append(f"{prefix}{node.kind} {node.name}  (shown above)")
