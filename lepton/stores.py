@@ -1,4 +1,6 @@
-"""Builders the commands share: stores opened from settings."""
+"""Store clients opened from settings, for the commands and for the training job under torchrun
+(which opens its own in each rank): here rather than in `lepton.cli`, so the core never
+imports the command line."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ import json
 
 import dagster as dg
 
-from lepton.governance.erasure import erasures
 from lepton.settings import Settings
+from lepton.workspace import erasures
 from pipelines.batches import dataset_and_model_job
 
 

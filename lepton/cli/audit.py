@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from lepton.cli.shared import audit_for
 from lepton.settings import Settings
+from lepton.stores import audit_for
 
 
 @click.group()

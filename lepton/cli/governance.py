@@ -7,8 +7,8 @@ import os
 
 import click
 
-from lepton.cli.shared import audit_for, dvc_for, keyring_for, mlflow_for
 from lepton.settings import Settings
+from lepton.stores import audit_for, dvc_for, keyring_for, mlflow_for
 
 
 @click.group()

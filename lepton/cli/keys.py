@@ -6,8 +6,8 @@ import os
 
 import click
 
-from lepton.cli.shared import keyring_for
 from lepton.settings import Settings
+from lepton.stores import keyring_for
 
 
 @click.group()

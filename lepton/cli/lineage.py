@@ -120,8 +120,8 @@ def lineage_diff(a: str, b: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def lineage_who(subject: str, as_json: bool) -> None:
     """Who touched SUBJECT (a record, batch or version id): the audit log's entries naming it."""
-    from lepton.cli.shared import audit_for
     from lepton.lineage.queries import who_touched
+    from lepton.stores import audit_for
 
     found = who_touched(audit_for(Settings.from_env()).entries(), subject)
     _emit({"subject": subject, "entries": found}, as_json, lambda d: [
@@ -141,9 +141,9 @@ def _model_ref(s: Settings, ref: str) -> tuple[str, int]:
               help="Also render it in headless Chromium and save a PNG here.")
 def lineage_review_pack(ref: str, out: Path | None, screenshot: Path | None) -> None:
     """The steward review pack of model version REF: one self-contained HTML page."""
-    from lepton.cli.shared import dvc_for, mlflow_for
     from lepton.annotation.schema import load_schema
     from lepton.lineage.pack import write_pack
+    from lepton.stores import dvc_for, mlflow_for
 
     s = Settings.from_env()
     name, version = _model_ref(s, ref)
@@ -172,8 +172,8 @@ def lineage_review_pack(ref: str, out: Path | None, screenshot: Path | None) -> 
               help="The review pack read (default: work/review/NAME-VERSION.html if it exists); its hash is pinned.")
 def lineage_sign_off(ref: str, status: str | None, by: str, note: str, pack: Path | None) -> None:
     """Record a steward's decision on model version REF in lineage and the audit log."""
-    from lepton.cli.shared import audit_for, mlflow_for
     from lepton.lineage.pack import SignOffRefused, sign_off
+    from lepton.stores import audit_for, mlflow_for
 
     if status is None:
         raise click.ClickException("say --approve or --reject")
@@ -196,8 +196,8 @@ def lineage_sign_off(ref: str, status: str | None, by: str, note: str, pack: Pat
 def reproduce_cmd(ref: str, tolerance: float, as_json: bool) -> None:
     """Re-train model version REF (NAME/VERSION or VERSION) from its recorded commit, settings,
     seed and dataset version; exit 1 unless test and dev F1 come back within the tolerance."""
-    from lepton.cli.shared import dvc_for, keyring_for, mlflow_for
     from lepton.ner.reproduce import reproduce
+    from lepton.stores import dvc_for, keyring_for, mlflow_for
 
     s = Settings.from_env()
     name, version = _model_ref(s, ref)
@@ -221,8 +221,8 @@ def reproduce_cmd(ref: str, tolerance: float, as_json: bool) -> None:
 @click.command()
 def report() -> None:
     """Where to look after a run: the champion model, its F1, the UIs and its lineage."""
-    from lepton.cli.shared import mlflow_for
     from lepton.lineage.store import LineageStore
+    from lepton.stores import mlflow_for
 
     s = Settings.from_env()
     store = mlflow_for(s)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from lepton.cli.shared import mlflow_for
 from lepton.corpus.formats import FORMATS
 from lepton.settings import Settings
+from lepton.stores import mlflow_for
 
 
 @click.command("train")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from lepton.cli.shared import audit_for
 from lepton.settings import Settings
+from lepton.stores import audit_for
 
 EXPECTATIONS = Path(__file__).resolve().parents[2] / "expectations"
 

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import orjson
-
 from lepton.corpus.formats import ReaderOptions
 from lepton.corpus.landing import BatchRegistry, LandingFile
 from lepton.crypto.envelope import encrypt_file
@@ -37,6 +35,7 @@ from lepton.lineage.events import DERIVED_FROM
 from lepton.lineage.ledger import RecordLedger
 from lepton.lineage.queries import downstream_of_record
 from lepton.lineage.store import LineageStore
+from lepton.workspace import ingested
 
 CODE_VERSION = "erasure-1"
 ERASED_BY = "erased-by"
@@ -65,20 +64,6 @@ class ErasureStores:
     @property
     def work(self) -> Path:
         return self.home / "work"
-
-
-def stage_docs(work: Path, stage: str):
-    """(batch, record dict) for every record of one stage's per-batch files (raw, governed...)."""
-    for path in sorted((work / stage).glob("*/records.jsonl")):
-        with path.open("rb") as fh:
-            for line in fh:
-                yield path.parent.name, orjson.loads(line)
-
-
-def ingested(work: Path) -> dict[str, dict]:
-    """record id -> batch, source and line, from every batch's ingested records."""
-    return {doc["record_id"]: {"batch": batch, "source": doc["source"], "line": doc["line"], "text": doc["text"]}
-            for batch, doc in stage_docs(work, "raw")}
 
 
 def records_of_subject(stores: "ErasureStores", subject: str) -> list[str]:
@@ -298,7 +283,7 @@ def erase(stores: ErasureStores, record_ids: list[str], actor: str, retrain: boo
     for rid in sorted(ids):
         for v in reach[rid]["dataset_versions"]:
             stores.lineage.add_edge(node, v["node"], ERASED_BY, code_version=CODE_VERSION)
-    for name, pairs in replaced.items():
+    for pairs in replaced.values():
         for pair in pairs:
             new = f"dataset_version:{pair['new']}"
             stores.lineage.add_edge(f"dataset_version:{pair['old']}", new, DERIVED_FROM, code_version=CODE_VERSION)
@@ -314,8 +299,3 @@ def erase(stores: ErasureStores, record_ids: list[str], actor: str, retrain: boo
                         files_rewritten=len(rewrites) + len(source_rewrites),
                         label_studio_tasks_deleted=len(ls_deleted), retrain=retrain)
     return tombstone
-
-
-def erasures(work: Path) -> list[dict]:
-    """Tombstones, oldest first: what the retraining sensor and the review pack read."""
-    return [json.loads(p.read_text()) for p in sorted((Path(work) / "erasures").glob("*.json"))]

@@ -14,13 +14,16 @@ import tempfile
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lepton.governance.audit import AuditLog
-from lepton.governance.erasure import erasures, ingested, stage_docs
 from lepton.lineage.ledger import RecordLedger
 from lepton.lineage.picture import draw_upstream
 from lepton.lineage.review import render_review_pack
 from lepton.lineage.store import LineageStore
+from lepton.workspace import erasures, ingested, stage_docs
+
+if TYPE_CHECKING:  # the caller passes its audit log; lineage does not depend on governance
+    from lepton.governance.audit import AuditLog
 
 SIGNED_OFF_BY = "signs-off"  # edges read "dst <kind> src": the sign-off signs off the model
 STATUSES = ("approved", "rejected")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections import deque
 import shlex
 import subprocess
 import sys
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,9 +45,9 @@ def _records(spec: JobSpec, split: str, keyring=None) -> list[Record]:
     """A dataset version decrypts with the caller's keyring (in process) or, under torchrun,
     with the one each rank opens from settings."""
     if spec.dataset_dir:
-        from lepton.cli.shared import keyring_for
         from lepton.datasets.version import load_split
         from lepton.settings import Settings
+        from lepton.stores import keyring_for
 
         return load_split(Path(spec.dataset_dir), split, keyring or keyring_for(Settings.from_env()))
     from lepton.corpus.ingest import read_records
