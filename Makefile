@@ -16,7 +16,7 @@ export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install browser label-studio label-studio-stop demo test ui mlflow-ui lock clean
+.PHONY: install lint browser label-studio label-studio-stop demo test ui mlflow-ui lock clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,12 @@ demo: install label-studio
 	LEPTON_BASE_ENCODER=$${LEPTON_BASE_ENCODER:-minilm} LEPTON_EPOCHS=$${LEPTON_EPOCHS:-2} \
 	  $(BIN)/lepton demo --docs $${DOCS:-2000}
 
+# The house rules (pyproject.toml): ruff, the import contracts, mypy on the checked modules.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
 # The tests start their own Label Studio (scripts/label-studio.sh) unless LABEL_STUDIO_URL and
 # LS_HOME name a running one, and drive a headless Chromium for the review pack.
 test: install browser
@@ -62,7 +68,7 @@ mlflow-ui: install
 # Re-resolve after changing pyproject.toml: resolve, then force the antlr runtime dagster needs.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet -e '.[demo,test]'
+	.lock-venv/bin/pip install --quiet -e '.[demo,test,lint]'
 	.lock-venv/bin/pip install --quiet --no-deps antlr4-python3-runtime==4.13.2
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^lepton' > requirements.lock
 	rm -rf .lock-venv

@@ -16,13 +16,15 @@ import spacy
 from presidio_analyzer import AnalyzerEngine
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
+
 class BlankEngine(SpacyNlpEngine):
     def __init__(self):
         super().__init__(models=[{"lang_code": "en", "model_name": "blank"}])
     def load(self):
         self.nlp = {"en": spacy.blank("en")}
 
-from tests.test_governance import POSITIVES, NEGATIVES, TEMPLATES
+from tests.test_governance import NEGATIVES, POSITIVES, TEMPLATES
+
 KIND = {"EMAIL": {"EMAIL_ADDRESS"}, "PHONE": {"PHONE_NUMBER"}, "CREDIT_CARD": {"CREDIT_CARD"},
         "IBAN": {"IBAN_CODE"}, "IP_ADDRESS": {"IP_ADDRESS"}, "NATIONAL_ID": {"US_SSN", "ES_NIF"}}
 eng = BlankEngine(); eng.load()
@@ -46,6 +48,7 @@ for v in NEGATIVES:
 print(f"presidio recall {hits}/{total}, false positives (score>=0.5) {fp} on {len(NEGATIVES)} negatives")
 for m in misses: print("  ", m)
 from lepton.corpus.sample import SampleCorpus
+
 docs = [t for t, _ in SampleCorpus(13).documents(2000)]
 t = time.perf_counter()
 for d in docs: analyzer.analyze(text=d, language="en")

@@ -17,7 +17,8 @@ from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import ColumnMapExpectation, MulticolumnMapExpectation
 from great_expectations.expectations.metrics import ColumnMapMetricProvider, column_condition_partial
 from great_expectations.expectations.metrics.map_metric_provider import (
-    MulticolumnMapMetricProvider, multicolumn_condition_partial,
+    MulticolumnMapMetricProvider,
+    multicolumn_condition_partial,
 )
 
 from lepton.validation.spans import overlapping

@@ -19,7 +19,11 @@ from assets.quarantine import quarantine
 from assets.registry import registered_model
 from assets.training import ner_model
 from assets.validation import (
-    annotations_contract, dataset_contract, dataset_splits_contract, label_drift, raw_documents_contract,
+    annotations_contract,
+    dataset_contract,
+    dataset_splits_contract,
+    label_drift,
+    raw_documents_contract,
 )
 from lepton.settings import Settings
 from pipelines.annotation_sync import annotation_batch_job, annotation_sync
@@ -27,10 +31,17 @@ from pipelines.batches import dataset_and_model_job, ingest_batch_job, landing_s
 from pipelines.erasure import erasure_retrain
 from pipelines.retention import retention_job, retention_schedule
 from resources import (
-    DvcResource, GovernanceResource, GreatExpectationsResource, IngestionResource, KeyringResource, LabelSchemaResource,
+    DvcResource,
+    GovernanceResource,
+    GreatExpectationsResource,
+    IngestionResource,
+    KeyringResource,
+    LabelSchemaResource,
     LabelStudioResource,
-    LineageResource, MlflowResource,
-    TrainingResource, WorkspaceResource,
+    LineageResource,
+    MlflowResource,
+    TrainingResource,
+    WorkspaceResource,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

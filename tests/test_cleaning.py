@@ -1,4 +1,5 @@
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lepton.corpus.records import Span
 from lepton.governance.cleaning import clean_text

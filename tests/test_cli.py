@@ -2,8 +2,8 @@
 materialize`, `lepton lineage show`, `lepton report`."""
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path

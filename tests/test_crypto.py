@@ -2,7 +2,8 @@ import base64
 import os
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lepton.crypto import envelope
 from lepton.crypto.envelope import CHUNK_SIZE, DecryptionError, decrypt_file, encrypt_file

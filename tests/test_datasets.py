@@ -13,7 +13,12 @@ from lepton.crypto.keyring import Keyring, KeyringError
 from lepton.datasets.dvc_store import DvcStore
 from lepton.datasets.split import SPLITS
 from lepton.datasets.version import (
-    IntegrityError, build_dataset, decrypt_verified, read_manifest, record_line, reencrypt_under_new_key,
+    IntegrityError,
+    build_dataset,
+    decrypt_verified,
+    read_manifest,
+    record_line,
+    reencrypt_under_new_key,
 )
 
 KEK = bytes(range(32))

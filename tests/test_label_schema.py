@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from lepton.annotation.schema import LabelSchema, SchemaError, load_schema, parse_schema
+from lepton.annotation.schema import SchemaError, load_schema, parse_schema
 from lepton.cli import main as cli
 from lepton.corpus.formats import ReaderOptions
 from lepton.corpus.ingest import ingest_folder, read_records

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from lepton.annotation.convert import to_result
 from lepton.annotation.resolve import resolve_snapshot
 from lepton.annotation.schema import load_schema, parse_schema
-from lepton.annotation.sync import SnapshotStore, sync
 from lepton.annotation.scripted import annotate as scripted_annotate
 from lepton.annotation.studio import StudioError
+from lepton.annotation.sync import SnapshotStore, sync
 from lepton.cli import main as cli
 from lepton.corpus.records import Span
 from lepton.corpus.sample import write_sample

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -125,10 +126,12 @@ class LabelSchema:
         """A record's spans under this schema: aliases and declared renames applied, spans of
         removed labels taken out (or kept, for the gate to refuse); unknown labels kept as they
         are (the validation gate, or the caller, refuses them) and listed."""
-        from collections import Counter
         from dataclasses import replace
 
-        spans, mapped, refused, unknown = [], Counter(), Counter(), []
+        spans: list = []
+        unknown: list[str] = []
+        mapped: Counter[str] = Counter()
+        refused: Counter[str] = Counter()
         for sp in record.spans:
             if sp.label in self.removed:
                 if keep_removed:
@@ -152,9 +155,8 @@ class LabelSchema:
         """`relabel` over {record id: record}, in place, for data resolved under an earlier
         schema: renames applied and removed labels refused (both counted); a label this schema
         does not know is an error naming the record."""
-        from collections import Counter
-
-        mapped, refused = Counter(), Counter()
+        mapped: Counter[str] = Counter()
+        refused: Counter[str] = Counter()
         for rid, rec in list(records.items()):
             r = self.relabel(rec)
             if r.unknown:
@@ -171,7 +173,8 @@ class LabelSchema:
         label neither kept nor declared is an error: the model is never used against a
         schema it does not fit without saying so."""
         model_labels = tuple(model_labels)
-        mapping, unknown = {}, []
+        mapping: dict[str, str | None] = {}
+        unknown: list[str] = []
         for lab in model_labels:
             if lab in self.removed:
                 mapping[lab] = None
@@ -260,8 +263,8 @@ class LabelSchema:
 @dataclass
 class Relabelled:
     record: object                  # lepton.corpus.records.Record
-    mapped: "Counter"               # "OLD -> NEW": spans renamed (alias or declared rename)
-    refused: "Counter"              # removed label -> spans taken out
+    mapped: Counter                 # "OLD -> NEW": spans renamed (alias or declared rename)
+    refused: Counter                # removed label -> spans taken out
     unknown: list                   # labels this schema does not know (spans kept)
 
 

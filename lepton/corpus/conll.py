@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from lepton.corpus.textio import iter_text_lines
 from lepton.corpus.quarantine import Rejection
 from lepton.corpus.records import Record, Span, record_id
+from lepton.corpus.textio import iter_text_lines
 
 TOKEN_RE = re.compile(r"\w+(?:['\-.&]\w+)*|[^\w\s]")
 TAG_RE = re.compile(r"^(O|[BIES]-[A-Za-z_][\w-]*)$")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import orjson
 
-from lepton.hashing import sha256_file
 from lepton.corpus.formats import SIDECARS, ReaderOptions
 from lepton.corpus.quarantine import QuarantineWriter, Rejection
 from lepton.corpus.records import Record
 from lepton.corpus.textio import format_suffix
+from lepton.hashing import sha256_file
 
 
 @dataclass
@@ -80,13 +80,14 @@ def is_data_file(path: Path) -> bool:
 
 def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                   protect: Callable[[str, str], str] | None = None,
-                  options: ReaderOptions = ReaderOptions(), labels=None) -> IngestReport:
+                  options: ReaderOptions | None = None, labels=None) -> IngestReport:
     """Reads every file under `landing` in name order. A file of unknown format is one
     quarantined record (rule file.unknown_format) rather than silently skipped; a
     repeated record (same text from the same source) is quarantined as a duplicate.
     `labels` (a LabelSchema) maps the input's label names through its aliases and renames;
     a name it does not know is left for the annotations contract to refuse."""
     landing = Path(landing)
+    options = options or ReaderOptions()
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
     records_path = Path(records_path)

@@ -19,12 +19,12 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from lepton.hashing import sha256_file
 from lepton.corpus.records import Record, near_duplicate_key
 from lepton.crypto.envelope import decrypt_file, encrypt_file
 from lepton.crypto.keyring import Keyring, KeyringError
 from lepton.datasets.merkle import leaf, merkle_root
 from lepton.datasets.split import SPLITS, rarest_label_strata, split_records
+from lepton.hashing import sha256_file
 
 MANIFEST = "manifest.json"
 

@@ -40,10 +40,14 @@ from openlineage.client.generated.error_message_run import ErrorMessageRunFacet
 from openlineage.client.generated.job_type_job import JobTypeJobFacet
 from openlineage.client.generated.parent_run import (
     Job as ParentJob,
+)
+from openlineage.client.generated.parent_run import (
     ParentRunFacet,
     Root,
     RootJob,
     RootRun,
+)
+from openlineage.client.generated.parent_run import (
     Run as ParentRun,
 )
 from openlineage.client.generated.schema_dataset import SchemaDatasetFacet, SchemaDatasetFacetFields

@@ -24,7 +24,7 @@ def draw_upstream(walk: list, nid: str, path: Path) -> Path:
         graph.add_node(node.node_id, kind=node.kind, depth=depth)
         if child:
             graph.add_edge(node.node_id, child, kind=kind)
-    for node_key, data in graph.nodes(data=True):
+    for _, data in graph.nodes(data=True):
         data["layer"] = -data["depth"]
     pos = nx.multipartite_layout(graph, subset_key="layer")
     fig, ax = plt.subplots(figsize=(14, max(4, 0.45 * graph.number_of_nodes() ** 0.9)))

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lepton.annotation.schema import LabelSchema, SchemaError
+from lepton.annotation.schema import LabelSchema
 from lepton.corpus.formats import FormatError, ReaderOptions
 from lepton.corpus.records import Record, normalise_text
 
