@@ -97,7 +97,7 @@ def annotations(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
         schema = labels.schema()
         resolved = resolve_snapshot(snapshot, schema)
         tokenizer_name, offsets = token_offsets_for(training.base_encoder)
-        batch = write_annotation_batch(workspace.folder("work", "annotations"), store.path(context.partition_key),
+        batch = write_annotation_batch(workspace.work, store.path(context.partition_key),
                                        snapshot, resolved, tokenizer_name, offsets)
         stage = step.stage
         stage.label_schema(schema, snapshot["project_id"])
@@ -128,7 +128,7 @@ def annotations(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
             "spans_refused": dg.MetadataValue.json(batch["refused_spans"]),
             "report": dg.MetadataValue.path(batch["report"]),
             "source": "Label Studio snapshot",
-            **step.complete(node, fields=RECORD_FIELDS),
+            **step.complete(node, fields=RECORD_FIELDS, rows=batch["documents"]),
         })
 
 

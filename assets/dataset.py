@@ -44,7 +44,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
         # takes the latest that passed its gate. Blocking checks stop this asset within a run;
         # this guard covers later runs and backfills, and names every newer batch it skipped.
         excluded, chosen = [], None
-        for pointer in reversed(batch_pointers(workspace.folder("work", "annotations", "by-snapshot"))):
+        for pointer in reversed(batch_pointers(workspace.work)):
             validation = stage.passed_validation(pointer["batch_id"])
             if validation is None:
                 excluded.append(pointer["batch_id"])
@@ -84,7 +84,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
         rows = {split: entry["rows"] for split, entry in manifest["splits"].items()}
         assignment = {s: e["record_ids"] for s, e in manifest["splits"].items()}
         prof = profile(records, assignment, keys)
-        rows_path = workspace.path("work", "datasets", version, "split_rows.jsonl")
+        rows_path = workspace.file(workspace.work.split_rows(version))
         with rows_path.open("w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in split_rows(records, assignment, keys))
         previous = [v for v in store.versions(DATASET) if v["version"] != version and "labels_total" in v]
@@ -120,7 +120,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
                 "labels_mapped_since_annotation": dg.MetadataValue.json(relabelled["mapped"]),
                 "spans_refused_removed_label": dg.MetadataValue.json(relabelled["refused"]),
                 "dvc_file": dg.MetadataValue.path(tracked["dvc_file"]),
-                **step.complete(node, fields=RECORD_FIELDS, manifest={
+                **step.complete(node, fields=RECORD_FIELDS, rows=sum(rows.values()), manifest={
                     "merkle_root": manifest["merkle_root"], "key_id": manifest["key_id"], "rows": rows,
                     "manifest_sha256": hashlib.sha256((out_dir / MANIFEST).read_bytes()).hexdigest()}),
             },

@@ -8,6 +8,7 @@ from lepton.corpus.records import RECORD_FIELDS
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.pii import ner_person_detector, schema_person_labels
 from lepton.governance.stages import apply_policy, clean_batch, detect_batch
+from lepton.workspace import CLEAN, FINDINGS, GOVERNED, PII, QUARANTINE
 from resources import (
     GovernanceResource,
     GreatExpectationsResource,
@@ -56,8 +57,8 @@ def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, work
         if stage.not_passed(batch, [gx.suite_key("raw_documents")]):
             raise BatchNotValidated(f"record batch {batch} has no passing raw_documents_contract result; see "
                                     "`lepton validation list`, fix it, then `lepton validation rerun " + batch + "`")
-        out = workspace.path("work", "clean", batch, "records.jsonl")
-        quarantine = workspace.path("work", "clean", batch, "quarantine.jsonl")
+        out = workspace.file(workspace.work.stage_file(CLEAN, batch))
+        quarantine = workspace.file(workspace.work.stage_file(CLEAN, batch, QUARANTINE))
         cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
         report = clean_batch(raw_documents["records_path"], out, quarantine, governance.max_chars, protect=cipher.encrypt)
         node = stage.cleaning(batch, **report.to_dict()["counts"], records_out=report.records_out)
@@ -66,7 +67,7 @@ def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, work
             metadata={"records_in": report.records_in, "records_out": report.records_out,
                       "quarantined": report.quarantined, "balanced": report.balanced,
                       "changes": dg.MetadataValue.json(dict(report.counts)),
-                      **step.complete(node, fields=RECORD_FIELDS,
+                      **step.complete(node, fields=RECORD_FIELDS, rows=report.records_out,
                                         counts={"records_in": report.records_in, "quarantined": report.quarantined})},
         )
 
@@ -93,7 +94,7 @@ def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, works
             model = mlflow_lib.pyfunc.load_model(f"models:/{champion['name']}@champion")
             person = ner_person_detector(model.predict, person_labels)
             context.log.info(f"person names ({', '.join(person_labels)}) from {champion['name']} v{champion['version']}")
-        findings = workspace.path("work", "pii", batch, "findings.jsonl")
+        findings = workspace.file(workspace.work.stage_file(PII, batch, FINDINGS))
         report = detect_batch(clean_documents["records_path"], findings, governance.detector(person))
         by_type = _counts_table(report.counts, "type.")
         node = step.stage.pii(
@@ -105,7 +106,7 @@ def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, works
                       "findings_by_type": dg.MetadataValue.json(by_type),
                       "findings_by_detector": dg.MetadataValue.json(_counts_table(report.counts, "detector.")),
                       "person_model": f"{champion['name']} v{champion['version']}" if champion else "(none yet)",
-                      **step.complete(node, fields=FINDINGS_FIELDS,
+                      **step.complete(node, fields=FINDINGS_FIELDS, rows=report.records_out,
                                         governance={"pii_types": sorted(by_type)})},
         )
 
@@ -121,7 +122,7 @@ def sensitivity(context: dg.AssetExecutionContext, clean_documents: dict, pii_fi
                 lineage: LineageResource) -> dg.Output[dict]:
     with lineage.step(context) as step:
         batch = clean_documents["batch_id"]
-        out = workspace.path("work", "governed", batch, "records.jsonl")
+        out = workspace.file(workspace.work.stage_file(GOVERNED, batch))
         report, encrypted = apply_policy(clean_documents["records_path"], pii_findings["findings_path"], out,
                                          governance.policy(), FieldCipher(keyring.keyring(), RESTRICTED_PURPOSE))
         classes = _counts_table(report.counts, "class.")
@@ -138,6 +139,6 @@ def sensitivity(context: dg.AssetExecutionContext, clean_documents: dict, pii_fi
                       "by_action": dg.MetadataValue.json(actions),
                       "withheld_encrypted": len(encrypted),
                       "spans_touching_redaction": report.counts.get("spans_touching_redaction", 0),
-                      **step.complete(node, fields=GOVERNED_FIELDS,
+                      **step.complete(node, fields=GOVERNED_FIELDS, rows=report.records_out,
                                         governance={"sensitivity_classes": classes, "pii_types": pii_types})},
         )

@@ -6,6 +6,7 @@ from lepton.corpus.landing import BatchRegistry
 from lepton.corpus.records import RECORD_FIELDS
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.retention import write_batch_meta
+from lepton.workspace import QUARANTINE, RAW, RECORDS, SOURCES
 from resources import (
     GovernanceResource,
     IngestionResource,
@@ -34,13 +35,13 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
         batch_id = context.partition_key
         # The batch is the registered file version, copied once into the workspace: a landing
         # file changed later is a new batch and cannot alter this one.
-        snapshot_dir = workspace.folder("work", "snapshots", batch_id)
+        snapshot_dir = workspace.folder(workspace.work.stage(SOURCES, batch_id))
         registry = BatchRegistry.in_workspace(workspace.home)
         registry_entry = registry.get(batch_id)
         registry.snapshot(batch_id, snapshot_dir)
-        batch_dir = workspace.folder("work", "raw", batch_id)
-        records = batch_dir / "records.jsonl"
-        quarantine = batch_dir / "quarantine.jsonl"
+        batch_dir = workspace.folder(workspace.work.stage(RAW, batch_id))
+        records = batch_dir / RECORDS
+        quarantine = batch_dir / QUARANTINE
         cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
         report = ingest_folder(snapshot_dir, records, quarantine, protect=cipher.encrypt, options=ingestion.options(),
                                labels=labels.schema())
@@ -71,7 +72,7 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
                         f"{', '.join(f'{k}: {v}' for k, v in sorted(f['rules'].items())) or '-'} |" for f in files)),
                 "quarantine_file": dg.MetadataValue.path(str(quarantine)),
                 "labels_mapped": dg.MetadataValue.json({f["source"]: f["labels_mapped"] for f in files if f["labels_mapped"]}),
-                **step.complete(node, fields=RECORD_FIELDS),
+                **step.complete(node, fields=RECORD_FIELDS, rows=report.accepted),
             },
         )
 

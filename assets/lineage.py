@@ -23,7 +23,7 @@ def lineage_graph(context: dg.AssetExecutionContext, ner_model: dict, lineage: L
         store = lineage.store
         run = node_id("training_run", ner_model["run_id"])
         walk = store.upstream(run)
-        picture = draw_upstream(walk, run, workspace.path("work", "lineage", f"{ner_model['run_id']}.png"))
+        picture = draw_upstream(walk, run, workspace.file(workspace.work.lineage_picture(ner_model["run_id"])))
         kinds: dict[str, int] = {}
         for _, node, _, _ in walk:
             kinds[node.kind] = kinds.get(node.kind, 0) + 1

@@ -32,5 +32,6 @@ def quarantine(context: dg.AssetExecutionContext, raw_documents: dict, clean_doc
             "files": dg.MetadataValue.json([raw_documents["quarantine_path"], clean_documents["quarantine_path"]]),
             **step.complete(None, output=f"quarantine:{batch}", version=batch,
                               inputs_extra=[node_id("record_batch", batch), node_id("clean_batch", batch)],
-                              counts={"quarantined": sum(by_rule.values()), "by_stage": dict(by_stage)}),
+                              counts={"quarantined": sum(by_rule.values()), "by_stage": dict(by_stage)},
+                              rows=sum(by_rule.values())),
         })

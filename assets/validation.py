@@ -47,7 +47,7 @@ def _gx_result(context, report, batch: str, workspace: WorkspaceResource, record
     """One shape for every GX check: the full result as JSON and HTML beside it, a lineage
     node pointing at both, failing rows named and their values masked in the metadata. A
     failing batch is parked with its report; a passing one is released if it was parked."""
-    report_path, html_path = write_reports(report, batch, workspace.folder("work", "validation"))
+    report_path, html_path = write_reports(report, batch, workspace.folder(workspace.work.validation))
     node = record(evaluated=report.evaluated_rows, failed_expectations=len(report.failed), report=str(report_path),
                   report_html=str(html_path))
     parking = Parking.in_workspace(workspace.home)

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lepton.workspace import Layout
+
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
@@ -70,17 +72,18 @@ class Settings:
     @classmethod
     def from_env(cls) -> "Settings":
         home = Path(_env("LEPTON_HOME", str(Path.cwd() / ".lepton"))).resolve()
+        layout = Layout(home)
         return cls(
             home=home,
-            landing_url=_landing(_env("LEPTON_LANDING", str(home / "landing"))),
-            lineage_url=_env("LEPTON_LINEAGE_URL", f"sqlite:///{home / 'lineage.db'}"),
-            mlflow_tracking_uri=_env("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"),
-            mlflow_artifact_location=_env("LEPTON_MLFLOW_ARTIFACTS", (home / "mlflow" / "artifacts").as_uri()),
+            landing_url=_landing(_env("LEPTON_LANDING", str(layout.landing))),
+            lineage_url=_env("LEPTON_LINEAGE_URL", f"sqlite:///{layout.lineage_db}"),
+            mlflow_tracking_uri=_env("MLFLOW_TRACKING_URI", f"sqlite:///{layout.mlflow_db}"),
+            mlflow_artifact_location=_env("LEPTON_MLFLOW_ARTIFACTS", layout.mlflow_artifacts.as_uri()),
             mlflow_experiment=_env("LEPTON_MLFLOW_EXPERIMENT", "lepton-ner"),
             model_name=_env("LEPTON_MODEL_NAME", "lepton-ner"),
-            dvc_repo=Path(_env("LEPTON_DVC_REPO", str(home / "dvc" / "repo"))).resolve(),
-            dvc_remote=_env("LEPTON_DVC_REMOTE", str(home / "dvc" / "remote")),
-            key_file=Path(_env("LEPTON_KEY_FILE", str(home / "keys" / "master.key"))),
+            dvc_repo=Path(_env("LEPTON_DVC_REPO", str(layout.dvc_repo))).resolve(),
+            dvc_remote=_env("LEPTON_DVC_REMOTE", str(layout.dvc_remote)),
+            key_file=Path(_env("LEPTON_KEY_FILE", str(layout.master_key))),
             base_encoder=_env("LEPTON_BASE_ENCODER", "tiny"),
             epochs=int(_env("LEPTON_EPOCHS", "20")),
             patience=int(_env("LEPTON_PATIENCE", "3")),
@@ -113,9 +116,9 @@ class Settings:
         return Path(self.landing_url)
 
     @property
-    def dagster_home(self) -> Path:
-        return self.home / "dagster"
+    def layout(self) -> Layout:
+        return Layout(self.home)
 
     @property
-    def work_dir(self) -> Path:
-        return self.home / "work"
+    def dagster_home(self) -> Path:
+        return self.layout.dagster_home

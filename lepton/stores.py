@@ -10,7 +10,7 @@ from lepton.settings import Settings
 def keyring_for(s: Settings):
     from lepton.crypto.keyring import Keyring, load_master_key
 
-    return Keyring(s.home / "keys" / "keyring.json", load_master_key(s.key_file, create=False))
+    return Keyring(s.layout.keyring, load_master_key(s.key_file, create=False))
 
 
 def dvc_for(s: Settings):
@@ -28,4 +28,4 @@ def mlflow_for(s: Settings):
 def audit_for(s: Settings):
     from lepton.governance.audit import AuditLog
 
-    return AuditLog(s.home / "audit" / "audit.jsonl")
+    return AuditLog(s.layout.audit_log)

@@ -1,34 +1,184 @@
-"""Readers of the workspace's per-batch stage files and erasure tombstones, shared by erasure,
-the review pack and the retraining sensor: in one module below both governance and lineage,
-so neither package has to import the other to read them.
+"""The workspace's layout: every path of local state under the workspace folder ($LEPTON_HOME)
+is named here and nowhere else, and the readers of its per-batch stage files and erasure
+tombstones live beside it (erasure, retention, the review pack and the retraining sensor read
+them; being here, below both governance and lineage, neither package imports the other).
 
-Layout read here: `work/<stage>/<batch>/records.jsonl` (stage: raw, clean, governed, ...) and
-`work/erasures/<erasure>.json`.
+    $LEPTON_HOME/
+      landing/  lineage.db  mlflow/  dvc/  dagster/     defaults of stores a setting can move
+      keys/master.key  keys/keyring.json                the master key (0600) and wrapped data keys
+      audit/audit.jsonl                                 the hash-chained audit log
+      batches/registry/                                 landing files seen, by content hash
+      archive/<batch>.tar.enc                           retention archives (encrypted)
+      work/                                             a WorkTree: per-batch working copies and reports
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
+# Stage folders under work/, one folder per batch in each.
+SOURCES = "snapshots"   # byte copies of the batch's landing files, as ingested
+RAW = "raw"             # records as read (records.jsonl), the ingest quarantine, batch.json
+CLEAN = "clean"         # records after cleaning, and the cleaning quarantine
+PII = "pii"             # personal-data findings per record (types and offsets, never values)
+GOVERNED = "governed"   # records after the sensitivity policy: what annotation and training see
+DATASETS = "datasets"   # per dataset version: split rows (ids and lengths, no text)
+BATCH_STAGES = (SOURCES, RAW, CLEAN, PII, GOVERNED)      # what retention archives and deletes per batch
+RECORD_STAGES = (RAW, CLEAN, PII, GOVERNED, DATASETS)    # JSON lines with a record_id on each line
+RECORDS = "records.jsonl"
+QUARANTINE = "quarantine.jsonl"   # the records a stage refused, in raw/ and clean/
+FINDINGS = "findings.jsonl"       # in pii/
+BATCH_META = "batch.json"
 
-def stage_docs(work: Path, stage: str) -> Iterator[tuple[str, dict]]:
+
+@dataclass(frozen=True)
+class WorkTree:
+    """work/, or a retention archive unpacked into a folder of the same shape."""
+
+    root: Path
+
+    def stage(self, stage: str, batch: str) -> Path:
+        return self.root / stage / batch
+
+    def stage_file(self, stage: str, batch: str, name: str = RECORDS) -> Path:
+        return self.root / stage / batch / name
+
+    def stage_files(self, stage: str, name: str = RECORDS) -> list[Path]:
+        """That file of every batch of a stage, in batch order."""
+        return sorted((self.root / stage).glob(f"*/{name}"))
+
+    def batch_dirs(self, batch: str) -> list[Path]:
+        """The batch's folders that exist, in stage order."""
+        return [d for d in (self.stage(s, batch) for s in BATCH_STAGES) if d.exists()]
+
+    @property
+    def annotations(self) -> Path:
+        """Annotation batches: <batch>/annotations.jsonl and report.json."""
+        return self.root / "annotations"
+
+    @property
+    def annotation_snapshots(self) -> Path:
+        """Immutable pulls from Label Studio, content-hash named, and their HEAD."""
+        return self.annotations / "snapshots"
+
+    @property
+    def annotation_pointers(self) -> Path:
+        """One pointer per snapshot to the annotation batch resolved from it."""
+        return self.annotations / "by-snapshot"
+
+    @property
+    def validation(self) -> Path:
+        """GX reports (JSON and HTML) per batch."""
+        return self.root / "validation"
+
+    @property
+    def parked(self) -> Path:
+        """Batches that failed a contract, with their data and reports, until re-validated."""
+        return self.validation / "parked"
+
+    @property
+    def erasures(self) -> Path:
+        """Erasure tombstones, one JSON file per erasure."""
+        return self.root / "erasures"
+
+    @property
+    def openlineage_events(self) -> Path:
+        """OpenLineage events as JSON lines, when no OpenLineage transport is configured."""
+        return self.root / "openlineage" / "events.jsonl"
+
+    def lineage_picture(self, run_id: str) -> Path:
+        return self.root / "lineage" / f"{run_id}.png"
+
+    def review_pack(self, name: str, version: int) -> Path:
+        return self.root / "review" / f"{name}-{version}.html"
+
+    def split_rows(self, dataset_version: str) -> Path:
+        return self.root / DATASETS / dataset_version / "split_rows.jsonl"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every path under the workspace folder."""
+
+    home: Path
+
+    @property
+    def work(self) -> WorkTree:
+        return WorkTree(self.home / "work")
+
+    @property
+    def keyring(self) -> Path:
+        return self.home / "keys" / "keyring.json"
+
+    @property
+    def master_key(self) -> Path:
+        """The default key file (LEPTON_KEY_FILE moves it)."""
+        return self.home / "keys" / "master.key"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.home / "audit" / "audit.jsonl"
+
+    @property
+    def batch_registry(self) -> Path:
+        return self.home / "batches" / "registry"
+
+    @property
+    def archives(self) -> Path:
+        return self.home / "archive"
+
+    def archive(self, batch: str) -> Path:
+        return self.archives / f"{batch}.tar.enc"
+
+    # Defaults of the stores that a setting can move out of the workspace.
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def lineage_db(self) -> Path:
+        return self.home / "lineage.db"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.home / "mlflow" / "mlflow.db"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.home / "mlflow" / "artifacts"
+
+    @property
+    def dvc_repo(self) -> Path:
+        return self.home / "dvc" / "repo"
+
+    @property
+    def dvc_remote(self) -> Path:
+        return self.home / "dvc" / "remote"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+
+def stage_docs(work: WorkTree, stage: str) -> Iterator[tuple[str, dict]]:
     """(batch, record dict) for every record of one stage's per-batch files (raw, governed...)."""
-    for path in sorted((Path(work) / stage).glob("*/records.jsonl")):
+    for path in work.stage_files(stage):
         with path.open("rb") as fh:
             for line in fh:
                 yield path.parent.name, orjson.loads(line)
 
 
-def ingested(work: Path) -> dict[str, dict]:
+def ingested(work: WorkTree) -> dict[str, dict]:
     """record id -> batch, source and line, from every batch's ingested records."""
     return {doc["record_id"]: {"batch": batch, "source": doc["source"], "line": doc["line"], "text": doc["text"]}
-            for batch, doc in stage_docs(work, "raw")}
+            for batch, doc in stage_docs(work, RAW)}
 
 
-def erasures(work: Path) -> list[dict]:
+def erasures(work: WorkTree) -> list[dict]:
     """Tombstones, oldest first: what the retraining sensor and the review pack read."""
-    return [json.loads(p.read_text()) for p in sorted((Path(work) / "erasures").glob("*.json"))]
+    return [json.loads(p.read_text()) for p in sorted(work.erasures.glob("*.json"))]

@@ -54,14 +54,14 @@ CHECKS = [raw_documents_contract, annotations_contract, annotation_agreement, da
 def build_resources(s: Settings) -> dict:
     return {
         "workspace": WorkspaceResource(home=str(s.home), landing_url=s.landing_url),
-        "lineage": LineageResource(url=s.lineage_url, events_file=str(s.home / "work" / "openlineage" / "events.jsonl")),
-        "keyring": KeyringResource(key_file=str(s.key_file), keyring_path=str(s.home / "keys" / "keyring.json")),
+        "lineage": LineageResource(url=s.lineage_url, events_file=str(s.layout.work.openlineage_events)),
+        "keyring": KeyringResource(key_file=str(s.key_file), keyring_path=str(s.layout.keyring)),
         "dvc": DvcResource(repo_dir=str(s.dvc_repo), remote_url=s.dvc_remote,
                            pipeline_file=str(REPO_ROOT / "dvc.yaml")),
         "mlflow": MlflowResource(tracking_uri=s.mlflow_tracking_uri, experiment=s.mlflow_experiment,
                                  artifact_location=s.mlflow_artifact_location, model_name=s.model_name),
         "governance": GovernanceResource(policy_file=str(REPO_ROOT / "policy" / "sensitivity.yaml"),
-                                         audit_log=str(s.home / "audit" / "audit.jsonl")),
+                                         audit_log=str(s.layout.audit_log)),
         "ingestion": IngestionResource(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,
                                        text_mode=s.text_mode, conll_scheme=s.conll_scheme, conll_unit=s.conll_unit,
                                        tag_names=list(s.tag_names), formats=s.formats),

@@ -16,7 +16,7 @@ from pipelines.batches import dataset_and_model_job
                        "rebuilt from annotations that no longer hold the erased records.")
 def erasure_retrain(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     seen = set(json.loads(context.cursor or "[]"))
-    new = [t for t in erasures(Settings.from_env().work_dir) if t["erasure"] not in seen]
+    new = [t for t in erasures(Settings.from_env().layout.work) if t["erasure"] not in seen]
     requests = [dg.RunRequest(run_key=f"retrain-{t['erasure']}", tags={"lepton/erasure": t["erasure"]})
                 for t in new if t["retrain"] and t["model_versions_tainted"]]
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(sorted(seen | {t["erasure"] for t in new})))

@@ -71,14 +71,17 @@ class LineageStep:
 
     def complete(self, node: str | None, *, inputs_extra: Iterable[str] = (), output: str | None = None,
                  version: str | None = None, fields: list[tuple[str, str]] | None = None,
-                 manifest: dict | None = None, governance: dict | None = None, counts: dict | None = None) -> dict:
+                 manifest: dict | None = None, governance: dict | None = None, counts: dict | None = None,
+                 rows: int | None = None) -> dict:
         """Metadata entries to merge into the asset's materialization, and its OpenLineage COMPLETE.
 
         `node`: the lineage node the asset wrote (None for an asset that writes none); its parents
         are the asset's inputs. `inputs_extra`: nodes read that are not parents of `node`.
         `output` / `version`: the output dataset's name and version where there is no node (the
         node id and its key otherwise). `fields`, `manifest`, `governance`: facets of the output.
-        `counts`: counts the asset knows beyond its node's."""
+        `counts`: counts the asset knows beyond its node's. `rows`: the records the output holds.
+        `fields` and `rows` are also Dagster's own `dagster/column_schema` and `dagster/row_count`,
+        which its UI shows and its freshness and row-count checks read."""
         store = self.lineage.store
         inputs_extra = list(inputs_extra)
         parents = store.parents(node) if node else []
@@ -90,6 +93,11 @@ class LineageStep:
             "lineage_upstream": dg.MetadataValue.json(pinned(store, parents + [(p, "read") for p in inputs_extra])),
             "lineage_counts": dg.MetadataValue.json({**node_counts(store, node), **(counts or {})}),
         }
+        if fields:
+            meta["dagster/column_schema"] = dg.TableSchema(
+                columns=[dg.TableColumn(name=n, type=t) for n, t in fields])
+        if rows is not None:
+            meta["dagster/row_count"] = rows
         if node:
             meta["lineage_node"] = node
         if query_node:

@@ -2,20 +2,32 @@ from pathlib import Path
 
 import dagster as dg
 
+from lepton.workspace import Layout, WorkTree
+
 
 class WorkspaceResource(dg.ConfigurableResource):
-    """The git-ignored folder that holds every piece of local state."""
+    """The git-ignored folder that holds every piece of local state; its paths are named by
+    lepton.workspace.Layout, and assets ask for a file or folder to be made there."""
 
     home: str
     landing_url: str
 
-    def path(self, *parts: str) -> Path:
-        """A file path under the workspace, its folder created."""
-        p = Path(self.home).joinpath(*parts)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        return p
+    @property
+    def layout(self) -> Layout:
+        return Layout(Path(self.home))
 
-    def folder(self, *parts: str) -> Path:
-        p = Path(self.home).joinpath(*parts)
-        p.mkdir(parents=True, exist_ok=True)
-        return p
+    @property
+    def work(self) -> WorkTree:
+        return self.layout.work
+
+    @staticmethod
+    def file(path: Path) -> Path:
+        """`path`, its folder created."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @staticmethod
+    def folder(path: Path) -> Path:
+        """`path`, created as a folder."""
+        path.mkdir(parents=True, exist_ok=True)
+        return path

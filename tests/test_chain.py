@@ -171,6 +171,17 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
         (Path(ds["path"]) / "manifest.json").read_bytes()).hexdigest()
     assert [f["name"] for f in ds_out["facets"]["schema"]["fields"]] == ["record_id", "source", "line", "text",
                                                                           "spans"]
+    # Dagster's own row count and column schema: the column schema is the one OpenLineage carries
+    assert ds_meta["dagster/row_count"].value == sum(ds["rows"].values())
+    for job, materialized in seen.items():
+        for _, md, event in materialized:
+            schema = event["outputs"][0]["facets"].get("schema")
+            if schema is not None:
+                assert [c.name for c in md["dagster/column_schema"].value.columns] == [
+                    f["name"] for f in schema["fields"]], job
+                assert isinstance(md["dagster/row_count"].value, int), job
+    for _, raw_meta, _ in seen["raw_documents"]:
+        assert raw_meta["dagster/row_count"].value == raw_meta["accepted"].value > 0
     assert ds_meta["lineage_counts"].value["records_by_split"] == ds["rows"]
     [annotation_batch] = ds["annotation_batches"]
     [batch_key] = [k for k, snap in chain.snapshots.items() if snap == annotation_batch]
@@ -295,7 +306,7 @@ def test_a_dataset_is_refused_when_no_batch_passed(workspace_env, tmp_path):
     # the failed step's OpenLineage run is closed with a FAIL that names the error's kind only
     from lepton.lineage.openlineage import validate_event
 
-    events = [json.loads(line) for line in (s.work_dir / "openlineage" / "events.jsonl").open()]
+    events = [json.loads(line) for line in s.layout.work.openlineage_events.open()]
     for e in events:
         validate_event(e)
     fails = {e["job"]["name"]: e for e in events if e["eventType"] == "FAIL"}

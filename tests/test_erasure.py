@@ -137,7 +137,7 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(workspace_env, tm
     shot = tmp_path / "pack.png"
     made = runner.invoke(cli, ["lineage", "review-pack", "1", "--screenshot", str(shot)])
     assert made.exit_code == 0, made.output
-    html = s.work_dir / "review" / f"{s.model_name}-1.html"
+    html = s.layout.work.review_pack(s.model_name, 1)
     dom = dump_dom(html)
     assert 'data-rendered="ok"' in dom  # the lineage picture and the training curve decoded
     assert tomb["erasure"] in dom and store.get(f"dataset_version:{old}").attrs["merkle_root"] in dom

@@ -13,6 +13,7 @@ from typing import Callable
 from lepton.annotation.convert import spans_to_token_tags, token_tags_to_spans
 from lepton.annotation.resolve import ResolvedBatch
 from lepton.hashing import sha256_file
+from lepton.workspace import WorkTree
 
 
 def token_alignment(records, offsets: Callable[[str], list[tuple[int, int]]]) -> tuple[dict, list[dict]]:
@@ -37,10 +38,10 @@ def token_alignment(records, offsets: Callable[[str], list[tuple[int, int]]]) ->
              "round_trip_errors": round_trip_errors}, unaligned)
 
 
-def write_annotation_batch(folder: Path, snapshot_path: Path, snapshot: dict, resolved: ResolvedBatch,
+def write_annotation_batch(work: WorkTree, snapshot_path: Path, snapshot: dict, resolved: ResolvedBatch,
                            tokenizer: str, offsets: Callable[[str], list[tuple[int, int]]]) -> dict:
     sid = snapshot["snapshot_id"]
-    out = Path(folder) / sid
+    out = work.annotations / sid
     out.mkdir(parents=True, exist_ok=True)
     records_path = out / "annotations.jsonl"
     with records_path.open("w", encoding="utf-8") as fh:
@@ -71,12 +72,12 @@ def write_annotation_batch(folder: Path, snapshot_path: Path, snapshot: dict, re
         "alignment": alignment,
         "record_batches": sorted({t["record_batch"] for t in snapshot["tasks"] if t["record_batch"]}),
     }
-    pointer = Path(folder) / "by-snapshot" / f"{snapshot['sequence']:08d}-{sid}.json"
+    pointer = work.annotation_pointers / f"{snapshot['sequence']:08d}-{sid}.json"
     pointer.parent.mkdir(parents=True, exist_ok=True)
     pointer.write_text(json.dumps(batch, ensure_ascii=False))
     return batch
 
 
-def batch_pointers(folder: Path) -> list[dict]:
+def batch_pointers(work: WorkTree) -> list[dict]:
     """Every annotation batch written so far, oldest snapshot first."""
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(folder).glob("*.json"))]
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(work.annotation_pointers.glob("*.json"))]

@@ -19,6 +19,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from lepton.workspace import Layout
+
 
 def _canon(obj) -> bytes:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
@@ -60,7 +62,7 @@ class SnapshotStore:
 
     @classmethod
     def in_workspace(cls, home: Path) -> "SnapshotStore":
-        return cls(Path(home) / "work" / "annotations" / "snapshots")
+        return cls(Layout(Path(home)).work.annotation_snapshots)
 
     def path(self, snapshot_id: str) -> Path:
         return self.folder / f"{snapshot_id}.json"

@@ -10,6 +10,7 @@ import click
 
 from lepton.settings import Settings
 from lepton.stores import audit_for, dvc_for, keyring_for
+from lepton.workspace import CLEAN, QUARANTINE, RAW
 
 
 @click.command()
@@ -102,8 +103,8 @@ def quarantine_cmd() -> None:
 
 
 def _quarantine_files(s: Settings, batch: str | None) -> list[Path]:
-    work = s.home / "work"
-    files = sorted(work.glob("raw/*/quarantine.jsonl")) + sorted(work.glob("clean/*/quarantine.jsonl"))
+    work = s.layout.work
+    files = work.stage_files(RAW, QUARANTINE) + work.stage_files(CLEAN, QUARANTINE)
     return [f for f in files if batch is None or f.parent.name == batch]
 
 

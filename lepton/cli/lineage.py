@@ -148,9 +148,9 @@ def lineage_review_pack(ref: str, out: Path | None, screenshot: Path | None) -> 
     s = Settings.from_env()
     name, version = _model_ref(s, ref)
     store, _ = _stores()
-    out = out or s.work_dir / "review" / f"{name}-{version}.html"
+    out = out or s.layout.work.review_pack(name, version)
     try:
-        write_pack(store, mlflow_for(s), dvc_for(s), s.work_dir, name, version, out, s.min_agreement_f1,
+        write_pack(store, mlflow_for(s), dvc_for(s), s.layout.work, name, version, out, s.min_agreement_f1,
                    load_schema(s.label_schema_file))
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
@@ -179,7 +179,7 @@ def lineage_sign_off(ref: str, status: str | None, by: str, note: str, pack: Pat
         raise click.ClickException("say --approve or --reject")
     s = Settings.from_env()
     name, version = _model_ref(s, ref)
-    default = s.work_dir / "review" / f"{name}-{version}.html"
+    default = s.layout.work.review_pack(name, version)
     store, _ = _stores()
     try:
         nid = sign_off(store, audit_for(s), mlflow_for(s), name, version, status, by, note,

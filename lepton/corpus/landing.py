@@ -21,6 +21,7 @@ from upath import UPath
 
 from lepton.corpus.formats import SIDECARS
 from lepton.hashing import sha256_file
+from lepton.workspace import Layout
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class BatchRegistry:
 
     @classmethod
     def in_workspace(cls, home: Path) -> "BatchRegistry":
-        return cls(Path(home) / "batches" / "registry")
+        return cls(Layout(Path(home)).batch_registry)
 
     def register(self, f: LandingFile, landing_url: str) -> str:
         self.root.mkdir(parents=True, exist_ok=True)

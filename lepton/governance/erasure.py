@@ -35,7 +35,7 @@ from lepton.lineage.events import DERIVED_FROM
 from lepton.lineage.ledger import RecordLedger
 from lepton.lineage.queries import downstream_of_record
 from lepton.lineage.store import LineageStore
-from lepton.workspace import ingested
+from lepton.workspace import SOURCES, Layout, WorkTree, ingested
 
 CODE_VERSION = "erasure-1"
 ERASED_BY = "erased-by"
@@ -62,8 +62,12 @@ class ErasureStores:
     ls_project: str | None = None
 
     @property
-    def work(self) -> Path:
-        return self.home / "work"
+    def layout(self) -> Layout:
+        return Layout(self.home)
+
+    @property
+    def work(self) -> WorkTree:
+        return self.layout.work
 
 
 def records_of_subject(stores: "ErasureStores", subject: str) -> list[str]:
@@ -88,11 +92,11 @@ def _reader(stores: ErasureStores, source: str):
     return stores.readers.reader_for(Path(source))
 
 
-def _copy_rewrites(stores: ErasureStores, work: Path, found: dict[str, dict]) -> list[Rewrite]:
-    """The batch copies of the source files under a work/-like folder."""
-    return [source_without(work / "snapshots" / batch / source, source, lines, _reader(stores, source))
+def _copy_rewrites(stores: ErasureStores, work: WorkTree, found: dict[str, dict]) -> list[Rewrite]:
+    """The batch copies of the source files in a work tree."""
+    return [source_without(work.stage(SOURCES, batch) / source, source, lines, _reader(stores, source))
             for (batch, source), lines in _lines_by_file(found).items()
-            if (work / "snapshots" / batch / source).exists()]
+            if (work.stage(SOURCES, batch) / source).exists()]
 
 
 def _landing_rewrites(stores: ErasureStores, found: dict[str, dict]) -> tuple[list[Rewrite], list[LandingFile]]:
@@ -165,19 +169,19 @@ def _replace_versions(stores: ErasureStores, name: str, versions: list[dict], id
     return replaced, hmacs, destroyed
 
 
-def _unpack_archives(stores: ErasureStores, into: Path) -> dict[Path, Path]:
+def _unpack_archives(stores: ErasureStores, into: Path) -> dict[Path, WorkTree]:
     """Retention archives (encrypted tars of a batch's working folders), each unpacked into a
-    folder laid out like work/: archive -> folder."""
+    folder laid out like work/: archive -> its work tree."""
     out = {}
-    for archive in sorted((stores.home / "archive").glob("*.tar.enc")):
+    for archive in sorted(stores.layout.archives.glob("*.tar.enc")):
         tree = into / archive.name
         with open_archive(archive, stores.keyring) as tar:
             tar.extractall(tree, filter="data")
-        out[archive] = tree
+        out[archive] = WorkTree(tree)
     return out
 
 
-def _rewrite_archives(stores: ErasureStores, trees: dict[Path, Path], rewrites: dict[Path, list[Rewrite]],
+def _rewrite_archives(stores: ErasureStores, trees: dict[Path, WorkTree], rewrites: dict[Path, list[Rewrite]],
                       tmp: Path) -> tuple[list[dict], list[str]]:
     """Every archive re-encrypted under a new archive key, the ones holding erased records
     without them; then the old archive keys are destroyed. All archives share their key, so
@@ -190,7 +194,7 @@ def _rewrite_archives(stores: ErasureStores, trees: dict[Path, Path], rewrites: 
             rw.apply()
         tar_path = tmp / f"{archive.name}.tar"
         with tarfile.open(tar_path, "w") as tar:
-            for folder in sorted(p for p in tree.glob("*/*") if p.is_dir()):
+            for folder in sorted(p for p in tree.root.glob("*/*") if p.is_dir()):
                 tar.add(folder, arcname=f"{folder.parent.name}/{folder.name}")
         encrypt_file(tar_path, archive, key, key_id, ARCHIVE_PURPOSE, archive.name, deterministic=False)
         tar_path.unlink()
@@ -290,7 +294,7 @@ def erase(stores: ErasureStores, record_ids: list[str], actor: str, retrain: boo
             stores.lineage.add_edge(node, new, DERIVED_FROM, code_version=CODE_VERSION)
     for m in tainted:
         stores.lineage.add_edge(node, m, TAINTED_BY, code_version=CODE_VERSION)
-    folder = stores.work / "erasures"
+    folder = stores.work.erasures
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{erasure}.json").write_text(json.dumps(tombstone, indent=1, sort_keys=True))
     stores.audit.append("governance.erase", f"erasure:{erasure}", actor=actor, records=sorted(ids),

@@ -22,9 +22,7 @@ import orjson
 
 from lepton.corpus.quarantine import Rejection
 from lepton.corpus.textio import format_suffix
-
-# Stage folders whose files are JSON lines with a "record_id" per line.
-RECORD_FILE_DIRS = ("raw", "clean", "pii", "governed", "datasets")
+from lepton.workspace import RECORD_STAGES, WorkTree
 
 
 class PurgeError(Exception):
@@ -94,17 +92,17 @@ def report_without(path: Path, ids: frozenset[str]) -> Rewrite | None:
         if removed else None
 
 
-def record_files(work: Path) -> Iterable[Path]:
-    for stage in RECORD_FILE_DIRS:
-        yield from sorted((work / stage).glob("*/*.jsonl"))
-    yield from sorted((work / "annotations").glob("*/annotations.jsonl"))
+def record_files(work: WorkTree) -> Iterable[Path]:
+    for stage in RECORD_STAGES:
+        yield from work.stage_files(stage, "*.jsonl")
+    yield from sorted(work.annotations.glob("*/annotations.jsonl"))
 
 
-def planned_rewrites(work: Path, ids: frozenset[str]) -> list[Rewrite]:
+def planned_rewrites(work: WorkTree, ids: frozenset[str]) -> list[Rewrite]:
     """Every workspace file (other than source copies) that holds an erased record."""
     out = [jsonl_without(p, ids) for p in record_files(work)]
-    out += [snapshot_without(p, ids) for p in sorted((work / "annotations" / "snapshots").glob("*.json"))]
-    out += [report_without(p, ids) for p in sorted((work / "annotations").glob("*/report.json"))]
+    out += [snapshot_without(p, ids) for p in sorted(work.annotation_snapshots.glob("*.json"))]
+    out += [report_without(p, ids) for p in sorted(work.annotations.glob("*/report.json"))]
     return [r for r in out if r is not None]
 
 

@@ -21,10 +21,9 @@ from lepton.crypto.keyring import Keyring
 from lepton.governance.audit import AuditLog
 from lepton.governance.policy import Policy
 from lepton.lineage.store import LineageStore, node_id
+from lepton.workspace import BATCH_META, GOVERNED, RAW, Layout, WorkTree
 
-STAGE_DIRS = ("snapshots", "raw", "clean", "pii", "governed")  # per-batch working copies under work/
 ARCHIVE_PURPOSE = "archive"
-BATCH_META = "batch.json"
 
 
 def write_batch_meta(batch_dir: Path, batch_id: str, ingested_at: datetime | None = None) -> None:
@@ -34,8 +33,8 @@ def write_batch_meta(batch_dir: Path, batch_id: str, ingested_at: datetime | Non
                                     "ingested_at": (ingested_at or datetime.now(timezone.utc)).isoformat()}))
 
 
-def batch_class(work: Path, batch_id: str, policy: Policy) -> str:
-    governed = work / "governed" / batch_id / "records.jsonl"
+def batch_class(work: WorkTree, batch_id: str, policy: Policy) -> str:
+    governed = work.stage_file(GOVERNED, batch_id)
     if not governed.exists():
         return policy.classes[-1]  # not yet classified: treat as the most sensitive
     rank = {c: i for i, c in enumerate(policy.classes)}
@@ -58,17 +57,18 @@ class RetentionAction:
 def sweep(home: Path, policy: Policy, keyring: Keyring, lineage: LineageStore, audit: AuditLog,
           now: datetime | None = None, actor: str = "lepton") -> list[RetentionAction]:
     now = now or datetime.now(timezone.utc)
-    work = Path(home) / "work"
+    layout = Layout(Path(home))
+    work = layout.work
     done = []
-    for meta_path in sorted((work / "raw").glob(f"*/{BATCH_META}")):
+    for meta_path in work.stage_files(RAW, BATCH_META):
         meta = json.loads(meta_path.read_text())
         batch = meta["batch_id"]
         age = now - datetime.fromisoformat(meta["ingested_at"])
         sensitivity = batch_class(work, batch, policy)
         if age < timedelta(days=policy.retention_days[sensitivity]):
             continue
-        dirs = [work / stage / batch for stage in STAGE_DIRS if (work / stage / batch).exists()]
-        archive = Path(home) / "archive" / f"{batch}.tar.enc"
+        dirs = work.batch_dirs(batch)
+        archive = layout.archive(batch)
         archive.parent.mkdir(parents=True, exist_ok=True)
         key_id, key = keyring.data_key_for(ARCHIVE_PURPOSE)
         with tempfile.TemporaryDirectory(prefix="lepton-archive-") as tmp:

@@ -20,7 +20,7 @@ from lepton.lineage.ledger import RecordLedger
 from lepton.lineage.picture import draw_upstream
 from lepton.lineage.review import render_review_pack
 from lepton.lineage.store import LineageStore
-from lepton.workspace import erasures, ingested, stage_docs
+from lepton.workspace import GOVERNED, WorkTree, erasures, ingested, stage_docs
 
 if TYPE_CHECKING:  # the caller passes its audit log; lineage does not depend on governance
     from lepton.governance.audit import AuditLog
@@ -37,12 +37,12 @@ def model_node(name: str, version: int) -> str:
     return f"model_version:{name}/{version}"
 
 
-def _sensitivity(work: Path) -> dict[str, str]:
-    return {doc["record_id"]: doc["sensitivity"] for _, doc in stage_docs(work, "governed")}
+def _sensitivity(work: WorkTree) -> dict[str, str]:
+    return {doc["record_id"]: doc["sensitivity"] for _, doc in stage_docs(work, GOVERNED)}
 
 
-def _agreement(work: Path, batch: str) -> dict | None:
-    for pointer in sorted((work / "annotations" / "by-snapshot").glob(f"*-{batch}.json")):
+def _agreement(work: WorkTree, batch: str) -> dict | None:
+    for pointer in sorted(work.annotation_pointers.glob(f"*-{batch}.json")):
         ag = json.loads(pointer.read_text())["agreement"]
         return {"mean_pairwise_f1": ag["entity_f1"], "kappa": ag["token_kappa"],
                 "tasks": ag["tasks_multi_annotated"]}
@@ -89,7 +89,7 @@ def label_schema_of(store: LineageStore, node: str, current) -> dict | None:
             "renamed": found.attrs.get("renamed") or {}, "removed": found.attrs.get("removed") or []}
 
 
-def gather(store: LineageStore, mlflow, dvc, work: Path, name: str, version: int, tmp: Path,
+def gather(store: LineageStore, mlflow, dvc, work: WorkTree, name: str, version: int, tmp: Path,
            min_agreement_f1: float, schema) -> tuple[dict, Path, Path | None]:
     """(pack, lineage picture, training curve) for the model version; `schema`: the current
     label schema, which the model's own is compared with."""
@@ -157,7 +157,7 @@ def gather(store: LineageStore, mlflow, dvc, work: Path, name: str, version: int
     return pack, picture, _curve(client, mv.run_id, tmp / "curve.png")
 
 
-def write_pack(store: LineageStore, mlflow, dvc, work: Path, name: str, version: int, out: Path,
+def write_pack(store: LineageStore, mlflow, dvc, work: WorkTree, name: str, version: int, out: Path,
                min_agreement_f1: float, schema) -> tuple[Path, dict]:
     with tempfile.TemporaryDirectory(prefix="lepton-pack-") as tmp:
         pack, picture, curve = gather(store, mlflow, dvc, work, name, version, Path(tmp), min_agreement_f1, schema)

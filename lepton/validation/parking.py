@@ -19,6 +19,7 @@ from lepton.corpus.ingest import read_records
 from lepton.lineage.events import StageLineage
 from lepton.validation.gx_suite import ValidationReport, validate_records
 from lepton.validation.report_html import write_html
+from lepton.workspace import Layout
 
 # How each kind of batch is named in lineage: the node a validation result hangs from.
 KINDS = {"annotations": "validation", "raw_documents": "batch_validation", "dataset_splits": "dataset_validation"}
@@ -54,7 +55,7 @@ class Parking:
 
     @classmethod
     def in_workspace(cls, home: Path) -> "Parking":
-        return cls(Path(home) / "work" / "validation" / "parked")
+        return cls(Layout(Path(home)).work.parked)
 
     def _path(self, batch: str) -> Path:
         return self.folder / f"{batch}.json"
