@@ -3,7 +3,7 @@ import dagster as dg
 from assets.lineage import CHECK, lineage_graph
 from lepton.lineage.store import node_id
 from lepton.tracking.mlflow_store import CHAMPION
-from resources import LineageResource, MlflowResource, TrainingResource
+from resources import LineageResource, MlflowResource
 
 CODE_VERSION = "registry-1"
 
@@ -19,7 +19,7 @@ class LineageIncomplete(Exception):
                 "when its test entity F1 clears the floor in settings.",
 )
 def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow: MlflowResource,
-                     training: TrainingResource, lineage: LineageResource) -> dg.Output[dict]:
+                     lineage: LineageResource) -> dg.Output[dict]:
     with lineage.step(context) as step:
         stage = step.stage
         # The blocking lineage_complete check stops this asset within a run; this guard covers
@@ -30,7 +30,7 @@ def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow:
                                     "asset's check for the gaps")
         previous = mlflow.store().champion()
         reg = mlflow.store().register(ner_model["model_uri"], ner_model["run_id"], ner_model["test_f1"],
-                                      training.f1_floor, ner_model["labels"], ner_model["label_schema_version"])
+                                      mlflow.f1_floor, ner_model["labels"], ner_model["label_schema_version"])
         # F1 under another label set is another measure: say so wherever the two meet
         schema_change = (f"{previous['name']} v{previous['version']} was trained under label schema "
                          f"{previous.get('label_schema_version') or '(unrecorded)'} ({', '.join(previous['labels'])}); "

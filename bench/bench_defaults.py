@@ -23,8 +23,9 @@ sys.path.insert(0, str(REPO))
 from lepton.annotation.schema import load_schema  # noqa: E402
 from lepton.corpus.noisy import noisy_records  # noqa: E402
 from lepton.corpus.sample import sample_records  # noqa: E402
+from lepton.ner.config import TrainConfig  # noqa: E402
 from lepton.ner.encoders import load_encoder  # noqa: E402
-from lepton.ner.train import TrainConfig, encode_all, evaluate, seed_everything, train  # noqa: E402
+from lepton.ner.train import encode_all, evaluate, seed_everything, train  # noqa: E402
 
 LABELS = load_schema().bio_tags()
 

@@ -44,9 +44,10 @@ from lepton.corpus.formats import ReaderOptions  # noqa: E402
 from lepton.corpus.records import Record  # noqa: E402
 from lepton.datasets.split import split_records  # noqa: E402
 from lepton.ner.alignment import IGNORE, encode  # noqa: E402
+from lepton.ner.config import TrainConfig, config_value  # noqa: E402
 from lepton.ner.encoders import load_encoder  # noqa: E402
 from lepton.ner.inputs import collapse_repeats  # noqa: E402
-from lepton.ner.train import TrainConfig, config_value, encode_all, evaluate, seed_everything, train  # noqa: E402
+from lepton.ner.train import encode_all, evaluate, seed_everything, train  # noqa: E402
 
 CORPORA = {
     # name: (package, file inside it, format, schema file)

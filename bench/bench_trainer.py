@@ -30,9 +30,10 @@ sys.path.insert(0, str(REPO))
 from lepton.annotation.schema import load_schema  # noqa: E402
 from lepton.corpus.sample import sample_records  # noqa: E402
 from lepton.ner.alignment import IGNORE, encode  # noqa: E402
+from lepton.ner.config import TrainConfig  # noqa: E402
 from lepton.ner.encoders import load_encoder  # noqa: E402
 from lepton.ner.evaluation import evaluate_tags  # noqa: E402
-from lepton.ner.train import TrainConfig, encode_all, evaluate, seed_everything, train  # noqa: E402
+from lepton.ner.train import encode_all, evaluate, seed_everything, train  # noqa: E402
 
 LABELS = load_schema().bio_tags()
 LABEL2ID = {l: i for i, l in enumerate(LABELS)}

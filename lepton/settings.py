@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lepton.ner.config import default as train_default
 from lepton.workspace import Layout
 
 
@@ -85,14 +86,14 @@ class Settings:
             dvc_remote=_env("LEPTON_DVC_REMOTE", str(layout.dvc_remote)),
             key_file=Path(_env("LEPTON_KEY_FILE", str(layout.master_key))),
             base_encoder=_env("LEPTON_BASE_ENCODER", "tiny"),
-            epochs=int(_env("LEPTON_EPOCHS", "20")),
-            patience=int(_env("LEPTON_PATIENCE", "3")),
+            epochs=int(_env("LEPTON_EPOCHS", str(train_default("epochs")))),
+            patience=int(_env("LEPTON_PATIENCE", str(train_default("patience")))),
             train_processes=int(_env("LEPTON_TRAIN_PROCESSES", "1")),
             augment_copies=int(_env("LEPTON_AUGMENT_COPIES", "0")),
-            batch_size=int(_env("LEPTON_BATCH_SIZE", "16")),
+            batch_size=int(_env("LEPTON_BATCH_SIZE", str(train_default("batch_size")))),
             learning_rate=float(_env("LEPTON_LEARNING_RATE", "0")) or None,
             f1_floor=float(_env("LEPTON_F1_FLOOR", "0.5")),
-            seed=int(_env("LEPTON_SEED", "13")),
+            seed=int(_env("LEPTON_SEED", str(train_default("seed")))),
             label_schema_file=Path(_env("LEPTON_LABEL_SCHEMA", str(DEFAULT_LABEL_SCHEMA))).resolve(),
             csv_text_column=_env("LEPTON_CSV_TEXT_COLUMN", "text"),
             csv_spans_column=_env("LEPTON_CSV_SPANS_COLUMN", "spans"),

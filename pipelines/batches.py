@@ -11,6 +11,7 @@ import dagster as dg
 from assets.partitions import batches
 from lepton.corpus.landing import BatchRegistry, scan
 from lepton.settings import Settings
+from resources import WorkspaceResource
 
 BATCH_ASSETS = dg.AssetSelection.assets("raw_documents", "quarantine", "clean_documents", "pii_findings",
                                         "sensitivity", "annotation_tasks")
@@ -37,10 +38,9 @@ def register_landing(settings: Settings, instance: dg.DagsterInstance) -> list[s
 
 @dg.sensor(job=ingest_batch_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Each new or changed file in the landing folder becomes a batch partition and a run.")
-def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    settings = Settings.from_env()
-    registry = BatchRegistry.in_workspace(settings.home)
-    landing = settings.landing_url
+def landing_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResource) -> dg.SensorResult:
+    registry = BatchRegistry.in_workspace(workspace.layout.home)
+    landing = workspace.landing_url
     # The cursor holds source -> hash of everything already registered, so a file is never
     # registered twice; the registry holds the same, survives a reset cursor, and wins: an
     # erasure registers the landing file it rewrote so that it is not ingested again.

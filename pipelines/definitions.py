@@ -59,7 +59,8 @@ def build_resources(s: Settings) -> dict:
         "dvc": DvcResource(repo_dir=str(s.dvc_repo), remote_url=s.dvc_remote,
                            pipeline_file=str(REPO_ROOT / "dvc.yaml")),
         "mlflow": MlflowResource(tracking_uri=s.mlflow_tracking_uri, experiment=s.mlflow_experiment,
-                                 artifact_location=s.mlflow_artifact_location, model_name=s.model_name),
+                                 artifact_location=s.mlflow_artifact_location, model_name=s.model_name,
+                                 f1_floor=s.f1_floor),
         "governance": GovernanceResource(policy_file=str(REPO_ROOT / "policy" / "sensitivity.yaml"),
                                          audit_log=str(s.layout.audit_log)),
         "ingestion": IngestionResource(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,
@@ -71,7 +72,7 @@ def build_resources(s: Settings) -> dict:
         "labels": LabelSchemaResource(schema_file=str(s.label_schema_file)),
         "training": TrainingResource(base_encoder=s.base_encoder, epochs=s.epochs, patience=s.patience,
                                      batch_size=s.batch_size, learning_rate=s.learning_rate, seed=s.seed,
-                                     f1_floor=s.f1_floor, processes=s.train_processes,
+                                     processes=s.train_processes,
                                      augment_copies=s.augment_copies),
     }
 

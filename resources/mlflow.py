@@ -8,6 +8,7 @@ class MlflowResource(dg.ConfigurableResource):
     experiment: str
     artifact_location: str
     model_name: str
+    f1_floor: float  # test entity F1 a new version needs to take the champion alias (LEPTON_F1_FLOOR)
     ui_url: str = "http://127.0.0.1:5000"
 
     def store(self) -> MlflowStore:

@@ -1,19 +1,19 @@
 import dagster as dg
 
-from lepton.ner.train import TrainConfig
+from lepton.ner.config import TrainConfig, default
 
 
 class TrainingResource(dg.ConfigurableResource):
     """Base encoder: "tiny" (random, built in process), "minilm" (packaged, pretrained)
-    or a local model directory. Nothing is fetched from a hub."""
+    or a local model directory. Nothing is fetched from a hub. The training settings a run may
+    change; their defaults are TrainConfig's."""
 
     base_encoder: str = "tiny"
-    epochs: int = 20
-    patience: int = 3
-    batch_size: int = 16
-    learning_rate: float | None = None  # None: chosen from the encoder's size
-    seed: int = 13
-    f1_floor: float = 0.5
+    epochs: int = default("epochs")
+    patience: int = default("patience")
+    batch_size: int = default("batch_size")
+    learning_rate: float | None = default("learning_rate")  # None: chosen from the encoder's size
+    seed: int = default("seed")
     processes: int = 1  # >1: torchrun with DistributedDataParallel (gloo on CPU, NCCL on GPUs)
     augment_copies: int = 0  # >0: augmented copies of each training record (mention replacement, recasing)
 

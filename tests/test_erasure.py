@@ -119,10 +119,12 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(workspace_env, tm
 
     # 5. retraining was asked for: the sensor requests one dataset-and-model run, once
     from pipelines.erasure import erasure_retrain
+    from resources import WorkspaceResource
 
+    workspace = {"workspace": WorkspaceResource(home=str(s.home), landing_url=s.landing_url)}
     with dg.instance_for_test(temp_dir=str(dagster_dir)) as instance:
-        first = erasure_retrain(dg.build_sensor_context(instance=instance))
-        again = erasure_retrain(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+        first = erasure_retrain(dg.build_sensor_context(instance=instance, resources=workspace))
+        again = erasure_retrain(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=workspace))
     assert [r.run_key for r in first.run_requests] == [f"retrain-{tomb['erasure']}"]
     assert again.run_requests == []
 

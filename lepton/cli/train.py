@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from lepton.corpus.formats import FORMATS
+from lepton.ner.config import default, help_text
 from lepton.settings import Settings
 from lepton.stores import mlflow_for
 
@@ -32,19 +33,24 @@ from lepton.stores import mlflow_for
               help="Pin the label set to a schema file (e.g. policy/labels.yaml): a tag outside it is an error. "
                    "Default: the labels found in the data.")
 @click.option("--base", "base_encoder", default=None, help="tiny, minilm or a local model folder [LEPTON_BASE_ENCODER].")
-@click.option("--epochs", type=int, default=None, help="Upper bound; early stopping usually ends sooner [20].")
-@click.option("--patience", type=int, default=None, help="Epochs without a better dev F1 before stopping [3].")
-@click.option("--batch-size", type=int, default=None, help="Global batch size [16].")
-@click.option("--grad-accumulation", type=int, default=1, show_default=True)
-@click.option("--lr", "learning_rate", type=float, default=None, help="Default: chosen from the encoder's size.")
-@click.option("--scheduler", type=click.Choice(["linear", "cosine"]), default="linear", show_default=True)
-@click.option("--precision", type=click.Choice(["auto", "bf16", "fp16", "fp32"]), default="auto", show_default=True)
-@click.option("--max-length", type=int, default=256, show_default=True, help="Tokens per window; longer documents slide.")
-@click.option("--stride", type=int, default=32, show_default=True, help="Tokens shared by neighbouring windows.")
-@click.option("--label-subtokens", type=click.Choice(["first", "all"]), default="first", show_default=True)
+# Training options: help and defaults from TrainConfig; the first four fall back to the
+# settings (LEPTON_EPOCHS, LEPTON_PATIENCE, LEPTON_BATCH_SIZE, LEPTON_LEARNING_RATE) when not given.
+@click.option("--epochs", type=int, default=None, help=help_text("epochs"))
+@click.option("--patience", type=int, default=None, help=help_text("patience"))
+@click.option("--batch-size", type=int, default=None, help=help_text("batch_size"))
+@click.option("--grad-accumulation", type=int, default=default("grad_accumulation"), help=help_text("grad_accumulation"))
+@click.option("--lr", "learning_rate", type=float, default=None, help=help_text("learning_rate"))
+@click.option("--scheduler", type=click.Choice(["linear", "cosine"]), default=default("scheduler"),
+              help=help_text("scheduler"))
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp16", "fp32"]), default=default("precision"),
+              help=help_text("precision"))
+@click.option("--max-length", type=int, default=default("max_length"), help=help_text("max_length"))
+@click.option("--stride", type=int, default=default("stride"), help=help_text("stride"))
+@click.option("--label-subtokens", type=click.Choice(["first", "all"]), default=default("label_subtokens"),
+              help=help_text("label_subtokens"))
 @click.option("--processes", type=int, default=1, show_default=True,
               help="Processes under torchrun (DistributedDataParallel; gloo on CPU, NCCL on GPUs).")
-@click.option("--seed", type=int, default=None)
+@click.option("--seed", type=int, default=None, help=help_text("seed") + " (LEPTON_SEED)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the model (Hugging Face format) and result.json here.")
 @click.option("--sweep", "sweep_space", default=None, metavar="NAME=V1,V2;...",
@@ -62,9 +68,9 @@ def train_cmd(data, dev_file, test_file, fmt, scheme, conll_unit, tag_names, lab
     from lepton.annotation.schema import SchemaError, load_schema
     from lepton.corpus.formats import FormatError, ReaderOptions
     from lepton.datasets.split import split_records
+    from lepton.ner.config import TrainConfig
     from lepton.ner.inputs import collapse_repeats, labels_from_data, pin_labels, read_file, repeats_of
     from lepton.ner.job import JobSpec, launch
-    from lepton.ner.train import TrainConfig
 
     s = Settings.from_env()
     options = ReaderOptions.from_settings(s)

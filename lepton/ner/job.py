@@ -20,8 +20,9 @@ from pathlib import Path
 
 from lepton.annotation.schema import bio_tags
 from lepton.corpus.records import Record
+from lepton.ner.config import TrainConfig
 from lepton.ner.encoders import load_encoder
-from lepton.ner.train import Distributed, TrainConfig, encode_all, evaluate, seed_everything, train
+from lepton.ner.train import Distributed, encode_all, evaluate, seed_everything, train
 
 
 @dataclass

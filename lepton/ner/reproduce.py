@@ -10,8 +10,8 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
+from lepton.ner.config import TrainConfig, config_value
 from lepton.ner.job import JobSpec, launch
-from lepton.ner.train import TrainConfig, config_value
 
 
 def config_from_params(params: dict) -> dict:

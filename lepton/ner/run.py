@@ -11,8 +11,8 @@ from pathlib import Path
 from lepton.annotation.schema import LabelSchema
 from lepton.crypto.keyring import Keyring
 from lepton.datasets.version import MANIFEST
+from lepton.ner.config import TrainConfig
 from lepton.ner.job import JobSpec, launch
-from lepton.ner.train import TrainConfig
 from lepton.tracking.mlflow_store import MlflowStore
 
 PIP_REQUIREMENTS = ["torch==2.13.0", "transformers>=5,<6", "mlflow==3.17.2"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
+from lepton.ner.config import TrainConfig, config_value
 from lepton.ner.job import JobSpec, launch
-from lepton.ner.train import TrainConfig, config_value
 
 FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 

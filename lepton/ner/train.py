@@ -16,11 +16,12 @@ import copy
 import math
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 from lepton.corpus.records import Record
 from lepton.ner.alignment import IGNORE, Encoded, encode
 from lepton.ner.batching import collate, length_grouped, shard
+from lepton.ner.config import TrainConfig
 from lepton.ner.evaluation import evaluate_tags
 
 
@@ -35,42 +36,6 @@ def default_learning_rate(num_parameters: int) -> float:
     return 3e-5
 
 
-@dataclass
-class TrainConfig:
-    epochs: int = 20                   # an upper bound: early stopping ends most runs well before
-    patience: int = 3                  # epochs without a better dev F1 before stopping
-    batch_size: int = 16               # global: split across processes when distributed
-    grad_accumulation: int = 1
-    learning_rate: float | None = None  # None: chosen from the encoder's size
-    scheduler: str = "linear"          # or "cosine"
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    max_length: int = 256              # tokens per window; longer documents slide
-    stride: int = 32                   # tokens shared by neighbouring windows
-    label_subtokens: str = "first"     # or "all"
-    length_grouping: bool = True
-    precision: str = "auto"            # bf16 where supported, fp16 with a scaler on older GPUs, fp32 on CPU
-    dropout: float | None = None       # None: the encoder's own
-    seed: int = 13
-    log_every: int = 10                # steps between step-metric reports
-
-    def to_params(self) -> dict:
-        return asdict(self)
-
-
-def config_value(name: str, text: str):
-    """A TrainConfig field from text (a CLI flag, an MLflow param), typed like the field."""
-    kind = str(next(f.type for f in fields(TrainConfig) if f.name == name))
-    if text in (None, "None"):
-        return None
-    if "bool" in kind:
-        return text == "True"
-    if "int" in kind:
-        return int(text)
-    if "float" in kind:
-        return float(text)
-    return text
 
 
 @dataclass
