@@ -25,9 +25,17 @@ from lepton.lineage.store import LineageStore
 from lepton.settings import Settings
 from pipelines.annotation_sync import annotation_sync, pull, resource_from_env, snapshot_store
 from pipelines.batches import register_landing
-from pipelines.definitions import build_definitions
+from pipelines.definitions import build_definitions, build_resources
 from tests.chain import annotate, run_chain
 
+
+def _sensor_resources(s: Settings) -> dict:
+    """The resources the annotation sensor reads besides Label Studio, as the Definitions build them."""
+    return {k: v for k, v in build_resources(s).items() if k in ("workspace", "labels")}
+
+
+def _schema_version(s: Settings) -> str:
+    return load_schema(s.label_schema_file).version
 
 def _instance(path: Path):
     path.mkdir(parents=True, exist_ok=True)
@@ -198,7 +206,7 @@ def test_sync_sensor_takes_new_updated_and_deleted_annotations_latest_wins_histo
 
         def tick(cursor):
             return annotation_sync(dg.build_sensor_context(cursor=cursor, instance=instance,
-                                                           resources={"label_studio": res}))
+                                                           resources={**_sensor_resources(s), "label_studio": res}))
 
         first = tick(None)
         assert isinstance(first, dg.SensorResult)
@@ -289,11 +297,13 @@ def test_a_sync_survives_the_server_going_down_and_coming_back(workspace_env, tm
         # A sensor tick during the outage fails, saying what failed and why; its cursor stays.
         quick = res.model_copy(update={"retry_seconds": 2.0})
         with pytest.raises(Exception, match=r"Label Studio list projects failed at .*unreachable \(ConnectError\)"):
-            annotation_sync(dg.build_sensor_context(cursor=cursor, instance=instance, resources={"label_studio": quick}))
+            annotation_sync(dg.build_sensor_context(cursor=cursor, instance=instance,
+                                                    resources={**_sensor_resources(s), "label_studio": quick}))
         # A pull that starts during the outage retries with backoff until the server is back.
         retries, out = [], []
         patient = res.model_copy(update={"retry_seconds": 300.0})
-        worker = threading.Thread(target=lambda: out.append(pull(patient, s, cursor, log=retries.append)))
+        worker = threading.Thread(target=lambda: out.append(pull(patient, snapshot_store(s), _schema_version(s), cursor,
+                                                                  log=retries.append)))
         worker.start()
         time.sleep(3)
         restart = label_studio.start()
@@ -305,7 +315,8 @@ def test_a_sync_survives_the_server_going_down_and_coming_back(workspace_env, tm
     loaded = snapshot_store(s).load(snap.snapshot_id)
     ids = [a["annotation_id"] for t in loaded["tasks"] for a in t["annotations"]]
     assert len(ids) == len(set(ids)) == expected, "no annotation lost or duplicated"
-    assert pull(res, s, snap.snapshot_id) is None, "and a second pull finds nothing new"
+    assert pull(res, snapshot_store(s), _schema_version(s), snap.snapshot_id) is None, \
+        "and a second pull finds nothing new"
     print(f"label studio restart {restart:.1f} s, {len(retries)} retries during the outage")
 
 
