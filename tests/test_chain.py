@@ -124,7 +124,8 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     import hashlib
 
     from lepton.datasets.version import read_manifest
-    from lepton.lineage.openlineage import run_id_for, validate_event
+    from lepton.lineage.openlineage import run_id_for
+    from tests.openlineage_validation import validate_event
 
     events_text = (s.home / "work" / "openlineage" / "events.jsonl").read_text(encoding="utf-8")
     events = [json.loads(line) for line in events_text.splitlines()]
@@ -304,7 +305,7 @@ def test_a_dataset_is_refused_when_no_batch_passed(workspace_env, tmp_path):
         assert "no annotation batch has a passing validation" in failure.event_specific_data.error.to_string()
     assert not (s.dvc_repo / "datasets").exists()
     # the failed step's OpenLineage run is closed with a FAIL that names the error's kind only
-    from lepton.lineage.openlineage import validate_event
+    from tests.openlineage_validation import validate_event
 
     events = [json.loads(line) for line in s.layout.work.openlineage_events.open()]
     for e in events:

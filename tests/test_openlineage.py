@@ -11,14 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lepton.lineage.openlineage import (
-    PRODUCER,
-    Emitter,
-    InvalidEvent,
-    dataset,
-    emitter_from_env,
-    validate_event,
-)
+from lepton.lineage.openlineage import PRODUCER, Emitter, dataset, emitter_from_env
+from tests.openlineage_validation import InvalidEvent, validate_event
 
 DAGSTER_RUN = "0f3c9a52-7d1e-4c38-9b0a-2e6d5f41a7c3"
 MERKLE = "3" * 64
