@@ -4,8 +4,8 @@ command for a shell or a test (`python -m pipelines.annotation_sync pull`)."""
 from __future__ import annotations
 
 import os
-import sys
 
+import click
 import dagster as dg
 
 from assets.partitions import annotation_batches
@@ -75,17 +75,19 @@ def annotation_sync(context: dg.SensorEvaluationContext, label_studio: LabelStud
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
-    if args[:1] != ["pull"]:
-        print("usage: python -m pipelines.annotation_sync pull", file=sys.stderr)
-        return 2
+@click.group()
+def main() -> None:
+    """Annotation snapshots from Label Studio, outside the sensor."""
+
+
+@main.command("pull")
+def pull_cmd() -> None:
+    """Pull Label Studio into a new snapshot partition and print its id (nothing when nothing changed)."""
     with dg.DagsterInstance.get() as instance:
         snap = pull_and_register(Settings.from_env(), instance)
-        if snap is not None:  # nothing printed: nothing changed since the last snapshot
-            print(snap.snapshot_id)
-    return 0
+        if snap is not None:
+            click.echo(snap.snapshot_id)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

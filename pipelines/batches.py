@@ -4,8 +4,8 @@ command for a shell or a test (`python -m pipelines.batches register`)."""
 from __future__ import annotations
 
 import json
-import sys
 
+import click
 import dagster as dg
 
 from assets.partitions import batches
@@ -55,16 +55,18 @@ def landing_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceReso
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
-    if args[:1] != ["register"]:
-        print("usage: python -m pipelines.batches register", file=sys.stderr)
-        return 2
+@click.group()
+def main() -> None:
+    """Batches from the landing zone, outside the sensor."""
+
+
+@main.command("register")
+def register() -> None:
+    """Register new or changed landing files as batch partitions; print their keys."""
     with dg.DagsterInstance.get() as instance:
         for key in register_landing(Settings.from_env(), instance):
-            print(key)
-    return 0
+            click.echo(key)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
