@@ -1,5 +1,4 @@
 import hashlib
-import json
 import shutil
 
 import dagster as dg
@@ -8,8 +7,9 @@ from assets.annotation import annotations
 from lepton.annotation.batches import batch_pointers
 from lepton.corpus.ingest import read_records
 from lepton.corpus.records import RECORD_FIELDS
+from lepton.datasets.build import latest_validated, write_split_rows
 from lepton.datasets.version import MANIFEST, build_dataset
-from lepton.validation.distribution import family_keys, profile, split_rows
+from lepton.validation.distribution import family_keys
 from resources import (
     DvcResource,
     GovernanceResource,
@@ -40,17 +40,9 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
                     governance: GovernanceResource, labels: LabelSchemaResource) -> dg.Output[dict]:
     with lineage.step(context) as step:
         stage = step.stage
-        # Each annotation batch is the project's whole annotated state at one sync: the dataset
-        # takes the latest that passed its gate. Blocking checks stop this asset within a run;
-        # this guard covers later runs and backfills, and names every newer batch it skipped.
-        excluded, chosen = [], None
-        for pointer in reversed(batch_pointers(workspace.work)):
-            validation = stage.passed_validation(pointer["batch_id"])
-            if validation is None:
-                excluded.append(pointer["batch_id"])
-                continue
-            chosen = {**pointer, "validation": validation}
-            break
+        # Blocking checks stop this asset within a run; this guard covers later runs and backfills.
+        choice = latest_validated(batch_pointers(workspace.work), stage.passed_validation)
+        chosen, excluded = choice.chosen, choice.left_out
         if excluded:
             context.log.warning(f"left out {len(excluded)} newer annotation batches without a passing validation: "
                                 f"{', '.join(excluded)}")
@@ -83,10 +75,8 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
         version = tracked["md5"].removesuffix(".dir")
         rows = {split: entry["rows"] for split, entry in manifest["splits"].items()}
         assignment = {s: e["record_ids"] for s, e in manifest["splits"].items()}
-        prof = profile(records, assignment, keys)
         rows_path = workspace.file(workspace.work.split_rows(version))
-        with rows_path.open("w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(r) + "\n" for r in split_rows(records, assignment, keys))
+        prof = write_split_rows(records, assignment, keys, rows_path)
         previous = [v for v in store.versions(DATASET) if v["version"] != version and "labels_total" in v]
         governance.audit().append("export.dataset_version", f"dataset_version:{version}",
                                   actor="dagster:" + context.run.run_id, remote=dvc.remote_url,

@@ -141,3 +141,22 @@ def test_dataset_splits_contract_names_the_leaking_records():
     assert list(failed) == ["no identical or near-identical document in two splits"]
     assert sorted(failed["no identical or near-identical document in two splits"].failing_rows) == [
         "test:r1", "train:r0"]
+
+
+def test_the_build_takes_the_latest_validated_batch_and_names_the_newer_ones_it_skips(tmp_path):
+    from lepton.datasets.build import latest_validated, write_split_rows
+
+    pointers = [{"batch_id": b, "path": f"{b}.jsonl"} for b in ("a1", "a2", "a3", "a4")]
+    passed = {"a2": "validation:a2-ok", "a1": "validation:a1-ok"}.get
+    choice = latest_validated(pointers, passed)
+    assert choice.chosen == {"batch_id": "a2", "path": "a2.jsonl", "validation": "validation:a2-ok"}
+    assert choice.left_out == ["a4", "a3"]
+    none = latest_validated(pointers, lambda batch: None)
+    assert none.chosen is None and none.left_out == ["a4", "a3", "a2", "a1"]
+    recs = {f"r{i}": Record(f"r{i}", "f", i, f"Doc {i} by Ana.", (Span(11, 14, "PER"),)) for i in range(3)}
+    assignment = {"train": ["r0", "r1"], "dev": ["r2"], "test": []}
+    prof = write_split_rows(recs, assignment, {rid: rid for rid in recs}, tmp_path / "rows.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert [(r["record_id"], r["split"]) for r in rows] == [("r0", "train"), ("r1", "train"), ("r2", "dev")]
+    assert "Ana" not in (tmp_path / "rows.jsonl").read_text()
+    assert prof["labels"]["train"] == {"PER": 2} and prof["documents"] == 3
