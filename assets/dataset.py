@@ -1,5 +1,6 @@
 import hashlib
 import shutil
+from functools import partial
 
 import dagster as dg
 
@@ -10,6 +11,7 @@ from lepton.corpus.records import RECORD_FIELDS
 from lepton.datasets.build import latest_validated, write_split_rows
 from lepton.datasets.version import MANIFEST, build_dataset
 from lepton.validation.distribution import family_keys
+from lepton.validation.gates import passed_validation
 from resources import (
     DvcResource,
     GovernanceResource,
@@ -41,7 +43,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
     with lineage.step(context) as step:
         stage = step.stage
         # Blocking checks stop this asset within a run; this guard covers later runs and backfills.
-        choice = latest_validated(batch_pointers(workspace.work), stage.passed_validation)
+        choice = latest_validated(batch_pointers(workspace.work), partial(passed_validation, lineage.store))
         chosen, excluded = choice.chosen, choice.left_out
         if excluded:
             context.log.warning(f"left out {len(excluded)} newer annotation batches without a passing validation: "

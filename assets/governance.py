@@ -8,6 +8,7 @@ from lepton.corpus.records import RECORD_FIELDS
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.pii import ner_person_detector, schema_person_labels
 from lepton.governance.stages import apply_policy, clean_batch, detect_batch
+from lepton.validation.gates import not_passed
 from lepton.workspace import CLEAN, FINDINGS, GOVERNED, PII, QUARANTINE
 from resources import (
     GovernanceResource,
@@ -54,7 +55,7 @@ def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, work
         stage = step.stage
         # The blocking contract stops this asset within a run; this guard covers later runs and
         # backfills of the batch, until it passes (in Dagster or by `lepton validation rerun`).
-        if stage.not_passed(batch, [gx.suite_key("raw_documents")]):
+        if not_passed(lineage.store, batch, [gx.suite_key("raw_documents")]):
             raise BatchNotValidated(f"record batch {batch} has no passing raw_documents_contract result; see "
                                     "`lepton validation list`, fix it, then `lepton validation rerun " + batch + "`")
         out = workspace.file(workspace.work.stage_file(CLEAN, batch))

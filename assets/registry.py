@@ -3,6 +3,7 @@ import dagster as dg
 from assets.lineage import CHECK, lineage_graph
 from lepton.lineage.store import node_id
 from lepton.tracking.mlflow_store import CHAMPION
+from lepton.validation.gates import not_passed
 from resources import LineageResource, MlflowResource
 
 CODE_VERSION = "registry-1"
@@ -25,7 +26,7 @@ def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow:
         # The blocking lineage_complete check stops this asset within a run; this guard covers
         # a later run that would register a model whose lineage was found incomplete.
         run_node = node_id("training_run", ner_model["run_id"])
-        if stage.not_passed(run_node, [CHECK]):
+        if not_passed(lineage.store, run_node, [CHECK]):
             raise LineageIncomplete(f"{run_node} has no passing lineage_complete check; see the lineage_graph "
                                     "asset's check for the gaps")
         previous = mlflow.store().champion()

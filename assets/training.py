@@ -3,6 +3,7 @@ from pathlib import Path
 import dagster as dg
 
 from lepton.ner.run import dvc_training_outputs, train_and_log
+from lepton.validation.gates import not_passed
 from resources import (
     DvcResource,
     GreatExpectationsResource,
@@ -33,7 +34,7 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
         # The blocking dataset check stops this asset within a run; this guard covers later
         # runs and backfills, which could otherwise train on a version whose contract failed.
         stage = step.stage
-        missing = stage.not_passed(dataset_version["version"], gx.dataset_keys())
+        missing = not_passed(lineage.store, dataset_version["version"], gx.dataset_keys())
         if missing:
             raise DatasetNotValidated(f"dataset version {dataset_version['version']} has no passing dataset_contract / "
                                       f"dataset_splits_contract check ({', '.join(missing)}); see the checks' findings, "

@@ -156,3 +156,17 @@ def test_the_lineage_summary_pins_every_upstream_node_to_its_run_in_one_query(gr
     assert node_counts(store, None) == {}
     with pytest.raises(LookupError, match="no lineage node 'model_version:nope/1'"):
         node_counts(store, "model_version:nope/1")
+
+
+def test_gate_queries_read_the_latest_result_of_each_suite(tmp_path):
+    """What keeps a later run from building on a refused batch: the latest result wins, so a
+    batch fixed and re-validated passes, and a suite that never ran counts as not passed."""
+    from lepton.validation.gates import not_passed, passed_validation
+
+    store = LineageStore(f"sqlite:///{tmp_path / 'lineage.db'}")
+    StageLineage(store, run_id="run-1", code_version="t").validation("b1", "suite-a", False)
+    assert passed_validation(store, "b1") is None
+    fixed = StageLineage(store, run_id="run-2", code_version="t").validation("b1", "suite-a", True)
+    assert passed_validation(store, "b1") == fixed
+    assert not_passed(store, "b1", ["suite-a", "suite-b"]) == ["suite-b"]
+    assert passed_validation(store, "never-validated") is None

@@ -108,30 +108,9 @@ class StageLineage:
         self._edge(parent, nid, VALIDATED_BY)
         return nid
 
-    def _latest(self, name: str, suite: str | None = None):
-        results = [n for n in self.store.find("validation_result", name=name)
-                   if suite is None or n.attrs.get("suite") == suite]
-        return results[-1] if results else None
-
     def validation(self, annotation_batch: str, suite_key: str, success: bool, **attrs) -> str:
         return self._validation(node_id("annotation_batch", annotation_batch), annotation_batch, suite_key, success,
                                 **attrs)
-
-    def passed_validation(self, annotation_batch: str) -> str | None:
-        """The id of the latest validation of exactly this batch if it passed: the guard that
-        keeps a later run or a backfill from building on a batch whose gate failed."""
-        latest = self._latest(annotation_batch)
-        return latest.node_id if latest is not None and latest.attrs.get("success") else None
-
-    def not_passed(self, name: str, suite_keys: list[str]) -> list[str]:
-        """The suites (by key) whose latest result for `name` is missing or failed: the guard
-        that keeps a later run from using a version or batch whose gate failed or never ran."""
-        out = []
-        for key in suite_keys:
-            latest = self._latest(name, key)
-            if latest is None or not latest.attrs.get("success"):
-                out.append(key)
-        return out
 
     def dataset(self, version: str, batches: list[tuple[str, str]], members: dict[str, list[str]] | None = None,
                 **attrs) -> str:
