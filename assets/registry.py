@@ -31,7 +31,8 @@ def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow:
                                     "asset's check for the gaps")
         previous = mlflow.store().champion()
         reg = mlflow.store().register(ner_model["model_uri"], ner_model["run_id"], ner_model["test_f1"],
-                                      mlflow.f1_floor, ner_model["labels"], ner_model["label_schema_version"])
+                                      mlflow.f1_floor, ner_model["labels"], ner_model["label_schema_version"],
+                                      model_id=ner_model.get("model_id"))
         # F1 under another label set is another measure: say so wherever the two meet
         schema_change = (f"{previous['name']} v{previous['version']} was trained under label schema "
                          f"{previous.get('label_schema_version') or '(unrecorded)'} ({', '.join(previous['labels'])}); "

@@ -61,7 +61,8 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
             test_f1=round(test["f1"], 4), best_epoch=result["best_epoch"], augmentation=result["augmentation"],
             label_schema=schema.version)
         return dg.Output(
-            {"run_id": result["run_id"], "model_uri": result["model_uri"], "test_f1": test["f1"],
+            {"run_id": result["run_id"], "model_uri": result["model_uri"], "model_id": result["model_id"],
+             "test_f1": test["f1"],
              "dataset_version": dataset_version["version"], "label_schema_version": schema.version,
              "labels": list(schema.names)},
             metadata={

@@ -18,6 +18,12 @@ DOCS = 160
 
 
 
+
+def mlflow_model_info(uri: str):
+    from mlflow.models import get_model_info
+
+    return get_model_info(uri)
+
 def _instance(path: Path):
     path.mkdir(parents=True, exist_ok=True)
     return dg.instance_for_test(temp_dir=str(path))
@@ -82,6 +88,18 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     assert reg["promoted"] == (model["test_f1"] >= s.f1_floor)
     assert model["test_f1"] > 0.3, "a tiny model learns this corpus well above chance"
     assert champ is not None and champ["version"] == reg["version"] == 1
+    # MLflow's own conventions: the dataset version as a digest-only input, the version linked
+    # to its LoggedModel, which carries the test metrics, a signature and an input example
+    client = _mlflow(s).client()
+    [data_input] = run.inputs.dataset_inputs
+    assert data_input.dataset.digest == ds["version"] and data_input.dataset.name == ds["dataset"]
+    mv = client.get_model_version(s.model_name, "1")  # its source is the LoggedModel's URI
+    assert mv.source == model["model_uri"] == f"models:/{model['model_id']}"
+    logged = client.get_logged_model(model["model_id"])
+    assert {m.key: m.value for m in logged.metrics}["test_f1"] == pytest.approx(model["test_f1"])
+    info = mlflow_model_info(model["model_uri"])
+    assert [c.type.name for c in info.signature.inputs.inputs] == ["string"]
+    assert info.saved_input_example_info is not None
 
     # the served model returns spans
     import mlflow.pyfunc

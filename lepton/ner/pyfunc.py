@@ -21,8 +21,9 @@ class NerSpanModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
         from lepton.ner.predict import predict_spans
 
-        if hasattr(model_input, "columns"):
-            texts = [str(t) for t in model_input["text"].tolist()]
+        if hasattr(model_input, "columns"):  # a list arrives as a frame of one unnamed column
+            column = "text" if "text" in model_input.columns else model_input.columns[0]
+            texts = [str(t) for t in model_input[column].tolist()]
         else:
             texts = [str(t) for t in model_input]
         return predict_spans(self.model, self.tokenizer, texts)

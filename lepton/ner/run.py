@@ -16,6 +16,8 @@ from lepton.ner.job import JobSpec, launch
 from lepton.tracking.mlflow_store import MlflowStore
 
 PIP_REQUIREMENTS = ["torch==2.13.0", "transformers>=5,<6", "mlflow==3.17.2"]
+# What the registry shows as the model's input example: one made-up sentence, no one's data.
+INPUT_EXAMPLE = "Ana Silva joined Acme in Oslo last May."
 
 
 def training_curve_figure(history: list[dict]):
@@ -88,13 +90,25 @@ def git_commit() -> str:
 
 
 def log_training(store: MlflowStore, result: dict, spec: JobSpec, params: dict, tags: dict | None = None,
-                 nested: bool = False, log_model: bool = True) -> dict:
+                 nested: bool = False, log_model: bool = True, dataset: dict | None = None) -> dict:
     """One MLflow run from a job's result: every hyperparameter, the inputs' ids, per-step
-    and per-epoch metrics, the model in Hugging Face format (inside a span-returning pyfunc),
-    the label map, the classification report and the pictures."""
+    and per-epoch metrics, the model in Hugging Face format (inside a span-returning pyfunc,
+    with the test metrics attached to it as MLflow's LoggedModel), the label map, the
+    classification report and the pictures. `dataset` (name, digest, local folder): the
+    dataset version, logged as a digest-only MLflow input, since its content is encrypted."""
     import mlflow
 
     with store.start_run(tags=tags, nested=nested) as run:
+        if dataset:
+            import warnings
+
+            from mlflow.data.dataset_source_registry import resolve_dataset_source
+            from mlflow.data.meta_dataset import MetaDataset
+
+            with warnings.catch_warnings():  # MLflow registers its local-folder source twice and says so
+                warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+                source = resolve_dataset_source(dataset["source"])
+            mlflow.log_input(MetaDataset(source, name=dataset["name"], digest=dataset["digest"]), context="training")
         mlflow.log_params({**spec.config, **params, "base_encoder": spec.base_encoder,
                            "tokenizer": result["tokenizer"], "learning_rate_used": result["learning_rate"],
                            "precision_used": result["precision"], "processes": result["world_size"],
@@ -107,9 +121,10 @@ def log_training(store: MlflowStore, result: dict, spec: JobSpec, params: dict, 
         for h in result["history"]:
             mlflow.log_metrics({k: v for k, v in h.items() if k not in ("epoch", "step")}, step=h["epoch"])
         test = result["test"]
-        mlflow.log_metrics({"test_precision": test["precision"], "test_recall": test["recall"], "test_f1": test["f1"],
-                            "best_epoch": result["best_epoch"], "best_dev_f1": result["dev_f1"], "sentences_per_second": result["sentences_per_second"],
-                            **{f"test_f1_{k}": v["f1-score"] for k, v in test["per_label"].items()}})
+        scores = {"test_precision": test["precision"], "test_recall": test["recall"], "test_f1": test["f1"],
+                  **{f"test_f1_{k}": v["f1-score"] for k, v in test["per_label"].items()}}
+        mlflow.log_metrics({**scores, "best_epoch": result["best_epoch"], "best_dev_f1": result["dev_f1"],
+                            "sentences_per_second": result["sentences_per_second"]})
         mlflow.log_dict({"dev": result["dev"], "test": test, "alignment": result["alignment"]}, "evaluation.json")
         mlflow.log_dict({"labels": result["labels"], "id2label": dict(enumerate(result["labels"]))}, "label_map.json")
         mlflow.log_text("\n".join(f"{k:>8} P {v['precision']:.4f} R {v['recall']:.4f} F1 {v['f1-score']:.4f} "
@@ -119,18 +134,27 @@ def log_training(store: MlflowStore, result: dict, spec: JobSpec, params: dict, 
         mlflow.log_figure(training_curve_figure(result["history"]), "training_curve.png")
         mlflow.log_figure(confusion_figure(test["confusion"]), "confusion_matrix.png")
         # a sweep trial logs its figures, not its weights
-        return {**result, "run_id": run.info.run_id,
-                "model_uri": log_span_model(result["model_dir"]) if log_model else None}
+        model = log_span_model(result["model_dir"]) if log_model else None
+        if model is not None:
+            mlflow.log_metrics(scores, model_id=model.model_id)
+        return {**result, "run_id": run.info.run_id, "model_uri": model.model_uri if model else None,
+                "model_id": model.model_id if model else None}
 
 
-def log_span_model(model_dir: str) -> str:
-    """The model in Hugging Face format inside the span-returning pyfunc, in the active run."""
+def log_span_model(model_dir: str):
+    """The model in Hugging Face format inside the span-returning pyfunc, in the active run,
+    with its signature (texts in: a list, or a frame with a `text` column) and an input
+    example; MLflow's ModelInfo."""
     import mlflow
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
 
     from lepton.ner.pyfunc import NerSpanModel
 
     return mlflow.pyfunc.log_model(name="model", python_model=NerSpanModel(), artifacts={"model_dir": model_dir},
-                                   pip_requirements=PIP_REQUIREMENTS).model_uri
+                                   pip_requirements=PIP_REQUIREMENTS,
+                                   signature=ModelSignature(inputs=Schema([ColSpec("string")])),
+                                   input_example=[INPUT_EXAMPLE])
 
 
 def train_and_log(dataset_dir: Path, dataset_version: str, keyring: Keyring, store: MlflowStore,
@@ -150,4 +174,5 @@ def train_and_log(dataset_dir: Path, dataset_version: str, keyring: Keyring, sto
                 "lepton.dataset_label_schema_version": manifest["provenance"].get("label_schema_version", "")}
         return log_training(store, result, spec, {"dataset_version": dataset_version,
                                                   "label_schema_version": schema.version,
-                                                  "dataset_key_id": manifest.get("key_id", "")}, tags)
+                                                  "dataset_key_id": manifest.get("key_id", "")}, tags,
+                            dataset={"name": manifest["dataset"], "digest": dataset_version, "source": str(dataset_dir)})

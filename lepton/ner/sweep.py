@@ -52,6 +52,6 @@ def sweep(spec: JobSpec, space: dict[str, list], store, params: dict, tags: dict
         mlflow.log_params({f"best_{k}": v for k, v in best["point"].items()})
         mlflow.log_metrics({"best_dev_f1": best["dev_f1"], "best_test_f1": best["test_f1"]})
         mlflow.log_dict([{k: v for k, v in t.items() if k != "result"} for t in trials], "trials.json")
-        model_uri = log_span_model(best["result"]["model_dir"])
-    return {**best["result"], "model_uri": model_uri, "chosen": best["point"], "sweep_run_id": parent.info.run_id,
+        model = log_span_model(best["result"]["model_dir"])
+    return {**best["result"], "model_uri": model.model_uri, "model_id": model.model_id, "chosen": best["point"], "sweep_run_id": parent.info.run_id,
             "trials": [{k: v for k, v in t.items() if k != "result"} for t in trials]}

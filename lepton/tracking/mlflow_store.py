@@ -86,9 +86,10 @@ class MlflowStore:
             yield run
 
     def register(self, model_uri: str, run_id: str, f1: float, f1_floor: float, labels: list[str],
-                 schema_version: str) -> dict:
+                 schema_version: str, model_id: str | None = None) -> dict:
         """Registers a version; it becomes champion only if it clears the F1 floor. Its labels
-        and label-schema version are tags, so whoever uses it can tell which schema it fits."""
+        and label-schema version are tags, so whoever uses it can tell which schema it fits;
+        `model_id` links the version to the LoggedModel that carries its metrics."""
         from mlflow.exceptions import MlflowException
 
         client = self.client()
@@ -96,7 +97,7 @@ class MlflowStore:
             client.get_registered_model(self.model_name)
         except MlflowException:
             client.create_registered_model(self.model_name, description="Lepton NER span model")
-        mv = client.create_model_version(self.model_name, model_uri, run_id=run_id,
+        mv = client.create_model_version(self.model_name, model_uri, run_id=run_id, model_id=model_id,
                                          tags={"test_f1": f"{f1:.4f}", "labels": json.dumps(list(labels)),
                                                "label_schema_version": schema_version})
         promoted = f1 >= f1_floor
