@@ -1,0 +1,31 @@
+"""What a Dagster user expects of the code location besides `dagster asset materialize`: the dg
+command line loads it, and every asset links to its source in the UI."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from lepton.settings import Settings
+from pipelines.definitions import build_definitions
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_dg_check_defs_loads_the_code_location(tmp_path):
+    env = {**os.environ, "LEPTON_HOME": str(tmp_path / "ws"), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    (tmp_path / "dagster").mkdir()
+    dg_cli = Path(sys.executable).parent / "dg"
+    done = subprocess.run([str(dg_cli), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "All definitions loaded successfully" in done.stdout + done.stderr
+
+
+def test_every_asset_links_to_its_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEPTON_HOME", str(tmp_path))
+    defs = build_definitions(Settings.from_env())
+    for key in defs.resolve_all_asset_keys():
+        spec = defs.resolve_assets_def(key).specs_by_key[key]
+        [ref] = spec.metadata["dagster/code_references"].code_references
+        assert Path(ref.file_path).parent == REPO / "assets" and ref.line_number > 0, key
