@@ -1,8 +1,8 @@
-"""The demo: sample data, the whole pipeline through the dagster CLI, the report.
+"""The demo: sample data, the whole pipeline through the dg command line, the report.
 
 The core never imports dagster, so Dagster is driven as a user would drive it: through
 `python -m pipelines.batches register`, `python -m pipelines.annotation_sync pull` and
-`dagster asset materialize` in subprocesses. People are played by a scripted annotator,
+`dg launch --assets` in subprocesses. People are played by a scripted annotator,
 and the demo says so wherever it shows up.
 """
 
@@ -51,10 +51,11 @@ def run_pipeline(s: Settings, echo=click.echo) -> None:
     keys = run([sys.executable, "-m", "pipelines.batches", "register"], capture=True).split()
     echo(f"registered {len(keys)} new batches: {', '.join(keys) or '(none)'}")
     quiet = json.dumps({"loggers": {"console": {"config": {"log_level": "INFO"}}}})
-    materialize = [str(bin_dir / "dagster"), "asset", "materialize", "-m", "pipelines.definitions",
-                   "--config-json", quiet]
+    # dg launch, the non-superseded form of `dagster asset materialize` (which keeps working and
+    # is tested); it finds the code location through [tool.dg] in pyproject.toml
+    materialize = [str(bin_dir / "dg"), "launch", "--config-json", quiet]
     for key in keys:
-        run(materialize + ["--select", BATCH_ASSETS, "--partition", key])
+        run(materialize + ["--assets", BATCH_ASSETS, "--partition", key])
     studio = Studio(os.environ["LABEL_STUDIO_URL"], os.environ["LABEL_STUDIO_API_KEY"])
     project = studio.find_project(s.ls_project)
     if project is not None:
@@ -66,8 +67,8 @@ def run_pipeline(s: Settings, echo=click.echo) -> None:
              f"{done['second_opinions']} second opinions, {done['disagreements']} disagreements")
     for snapshot in run([sys.executable, "-m", "pipelines.annotation_sync", "pull"], capture=True).split():
         echo(f"annotation snapshot {snapshot} pulled from Label Studio")
-        run(materialize + ["--select", "annotations", "--partition", snapshot])
-    run(materialize + ["--select", DATASET_ASSETS])
+        run(materialize + ["--assets", "annotations", "--partition", snapshot])
+    run(materialize + ["--assets", DATASET_ASSETS])
 
 
 @click.command()
