@@ -39,7 +39,7 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
         studio = label_studio.studio(on_retry=context.log.warning)
         project = studio.ensure_project(label_studio.project, schema)
         stage = step.stage
-        stage.label_schema(schema, project.id)
+        stage.add_label_schema(schema, project.id)
         models = mlflow.store()
         champion = models.champion()
         predictions, model_version, fit = None, None, None
@@ -59,10 +59,10 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
         context.log.info(f"{pushed['pushed']} tasks pushed, {pushed['already_present']} already in project {project.id}")
         governance.audit().append("export.label_studio", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
                                   project=project.id, server=label_studio.url, **pushed, withheld_restricted=withheld)
-        made = (stage.predictions(batch, f"{champion['name']}/{champion['version']}", records=len(records),
+        made = (stage.add_prediction_batch(batch, f"{champion['name']}/{champion['version']}", records=len(records),
                                   label_schema=schema.version, label_fit=fit.summary())
                 if predictions else None)
-        node = stage.annotation_tasks(batch, project.id, project.schema_version, predictions=made, records=len(records),
+        node = stage.add_annotation_tasks(batch, project.id, project.schema_version, predictions=made, records=len(records),
                                       withheld=withheld, model_version=model_version, **pushed)
         uncertainty = [p.uncertainty for p in predictions] if predictions else []
         return dg.MaterializeResult(metadata={
@@ -100,8 +100,8 @@ def annotations(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
         batch = write_annotation_batch(workspace.work, store.path(context.partition_key),
                                        snapshot, resolved, tokenizer_name, offsets)
         stage = step.stage
-        stage.label_schema(schema, snapshot["project_id"])
-        node = stage.annotation(
+        stage.add_label_schema(schema, snapshot["project_id"])
+        node = stage.add_annotation_batch(
             batch["batch_id"], batch["record_batches"], project=snapshot["project_id"], schema=batch["label_schema_version"],
             label_mapping=batch["label_mapping"], spans_refused=batch["refused_spans"],
             documents=batch["documents"], spans=batch["spans"], **batch["changes"],

@@ -87,7 +87,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
                              rows=rows, annotation_batches=manifest["provenance"]["annotation_batches"],
                              labels_total=prof["labels_total"],
                              dagster_run_id=context.run.run_id)
-        node = stage.dataset(version, [(chosen["batch_id"], chosen["validation"])], members=assignment, dataset=DATASET,
+        node = stage.add_dataset_version(version, [(chosen["batch_id"], chosen["validation"])], members=assignment, dataset=DATASET,
                              key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
                              label_schema=manifest["provenance"]["label_schema_version"],
                              **{f"rows_{k}": v for k, v in rows.items()})

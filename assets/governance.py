@@ -62,7 +62,7 @@ def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, work
         quarantine = workspace.file(workspace.work.stage_file(CLEAN, batch, QUARANTINE))
         cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
         report = clean_batch(raw_documents["records_path"], out, quarantine, governance.max_chars, protect=cipher.encrypt)
-        node = stage.cleaning(batch, **report.to_dict()["counts"], records_out=report.records_out)
+        node = stage.add_clean_batch(batch, **report.to_dict()["counts"], records_out=report.records_out)
         return dg.Output(
             {"batch_id": batch, "records_path": str(out), "quarantine_path": str(quarantine)},
             metadata={"records_in": report.records_in, "records_out": report.records_out,
@@ -98,7 +98,7 @@ def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, works
         findings = workspace.file(workspace.work.stage_file(PII, batch, FINDINGS))
         report = detect_batch(clean_documents["records_path"], findings, governance.detector(person))
         by_type = _counts_table(report.counts, "type.")
-        node = step.stage.pii(
+        node = step.stage.add_pii_findings(
             batch, by_type=by_type, records=report.records_in, records_with_pii=report.counts.get("records_with_pii", 0))
         return dg.Output(
             {"batch_id": batch, "findings_path": str(findings), "pii_types": sorted(by_type)},
@@ -130,7 +130,7 @@ def sensitivity(context: dg.AssetExecutionContext, clean_documents: dict, pii_fi
         actions = _counts_table(report.counts, "action.")
         governance.audit().append("policy.applied", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
                                   classes=classes, actions=actions, encrypted_record_ids=encrypted)
-        node = step.stage.policy(batch, classes=classes, actions=actions)
+        node = step.stage.add_governed_batch(batch, classes=classes, actions=actions)
         # an output of pii_findings from before it listed its types has only the file
         pii_types = (pii_findings["pii_types"] if "pii_types" in pii_findings
                      else _pii_types(pii_findings["findings_path"]))

@@ -47,7 +47,7 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
                                labels=labels.schema())
         files = report.to_dict()["files"]
         write_batch_meta(batch_dir, batch_id)
-        node = step.stage.ingestion(batch_id, files)
+        node = step.stage.add_record_batch(batch_id, files)
         governance.audit().append("ingest", f"record_batch:{batch_id}", actor="dagster:" + context.run.run_id,
                                   files=[{k: f[k] for k in ("source", "sha256", "records_in", "accepted", "quarantined")}
                                          for f in files])

@@ -47,7 +47,7 @@ def lineage_graph(context: dg.AssetExecutionContext, ner_model: dict, lineage: L
 def lineage_complete(context: dg.AssetCheckExecutionContext, lineage_graph: dict,
                      lineage: LineageResource) -> dg.AssetCheckResult:
     found = gaps(lineage.store, RecordLedger(lineage.store))
-    lineage.stage(context, CODE_VERSION).completeness(lineage_graph["training_run"], CHECK, not found,
+    lineage.stage(context, CODE_VERSION).add_completeness_check(lineage_graph["training_run"], CHECK, not found,
                                                                gaps=[g.to_dict() for g in found[:20]])
     return dg.AssetCheckResult(
         passed=not found, severity=dg.AssetCheckSeverity.ERROR,

@@ -42,12 +42,12 @@ def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow:
                          else "")
         if schema_change:
             context.log.warning(schema_change)
-        node = stage.model_version(
+        node = stage.add_model_version(
             reg["name"], reg["version"], ner_model["run_id"], test_f1=round(ner_model["test_f1"], 4),
             champion=reg["promoted"], dataset_version=ner_model["dataset_version"],
             label_schema=ner_model["label_schema_version"])
         if reg["promoted"]:
-            stage.alias_change(reg["name"], CHAMPION, reg["version"], previous["version"] if previous else None)
+            stage.add_alias_change(reg["name"], CHAMPION, reg["version"], previous["version"] if previous else None)
         if not reg["promoted"]:
             context.log.warning(f"{reg['name']} v{reg['version']} F1 {reg['f1']:.3f} is below the floor "
                                 f"{reg['f1_floor']}: registered but not {CHAMPION}")

@@ -56,7 +56,7 @@ def ner_model(context: dg.AssetExecutionContext, dataset_version: dict, keyring:
         for rel_path, text in dvc_training_outputs(result).items():  # read by `dvc metrics/plots show`
             dvc_store.write_text(rel_path, text)
         test = result["test"]
-        node = stage.training(
+        node = stage.add_training_run(
             result["run_id"], dataset_version["version"], base_encoder=training.base_encoder,
             test_f1=round(test["f1"], 4), best_epoch=result["best_epoch"], augmentation=result["augmentation"],
             label_schema=schema.version)

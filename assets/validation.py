@@ -28,7 +28,7 @@ def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: di
                          lineage: LineageResource, labels: LabelSchemaResource) -> dg.AssetCheckResult:
     if annotations["documents"] == 0:
         # Every annotation deleted or skipped: no span to check, and no record for a dataset.
-        lineage.stage(context, CODE_VERSION).validation(annotations["batch_id"], f"{SUITE}-empty", True,
+        lineage.stage(context, CODE_VERSION).add_validation(annotations["batch_id"], f"{SUITE}-empty", True,
                                                                  evaluated=0)
         return dg.AssetCheckResult(passed=True, description="no annotated record in this snapshot; nothing to validate",
                                    metadata={"evaluated_rows": 0})
@@ -37,7 +37,7 @@ def annotations_contract(context: dg.AssetCheckExecutionContext, annotations: di
     report = gx.validate(read_records(annotations["path"]), SUITE, unaligned, labels.schema().names)
     stage = lineage.stage(context, CODE_VERSION)
     return _gx_result(context, report, annotations["batch_id"], workspace,
-                      lambda **attrs: stage.validation(annotations["batch_id"], report.suite_key, report.success,
+                      lambda **attrs: stage.add_validation(annotations["batch_id"], report.suite_key, report.success,
                                                        **attrs),
                       annotations["path"], annotations["report"])
 
@@ -89,7 +89,7 @@ def raw_documents_contract(context: dg.AssetCheckExecutionContext, raw_documents
     report = gx.validate(read_records(raw_documents["records_path"]), "raw_documents")
     stage = lineage.stage(context, CODE_VERSION)
     return _gx_result(context, report, raw_documents["batch_id"], workspace,
-                      lambda **attrs: stage.batch_validation(raw_documents["batch_id"], report.suite_key,
+                      lambda **attrs: stage.add_batch_validation(raw_documents["batch_id"], report.suite_key,
                                                              report.success, **attrs),
                       raw_documents["records_path"])
 
@@ -106,7 +106,7 @@ def dataset_contract(context: dg.AssetCheckExecutionContext, dataset_version: di
     findings = contract(dataset_version["profile"], gx.thresholds(), dataset_version["labels"],
                         dataset_version.get("min_examples"))
     failed = [f for f in findings if not f.passed]
-    lineage.stage(context, CODE_VERSION).dataset_validation(
+    lineage.stage(context, CODE_VERSION).add_dataset_validation(
         dataset_version["version"], gx.thresholds_key(), not failed, findings=[f.to_dict() for f in findings])
     return dg.AssetCheckResult(
         passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
@@ -130,7 +130,7 @@ def dataset_splits_contract(context: dg.AssetCheckExecutionContext, dataset_vers
     report = gx.validate(rows, "dataset_splits")
     stage = lineage.stage(context, CODE_VERSION)
     return _gx_result(context, report, dataset_version["version"], workspace,
-                      lambda **attrs: stage.dataset_validation(dataset_version["version"], report.suite_key,
+                      lambda **attrs: stage.add_dataset_validation(dataset_version["version"], report.suite_key,
                                                                report.success, **attrs),
                       dataset_version["split_rows"])
 

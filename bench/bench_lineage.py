@@ -49,10 +49,10 @@ def main() -> None:
     for v in range(3):
         chunk = ids[v * step: v * step + width]
         stage = StageLineage(store, run_id=f"run-{v}", code_version="bench")
-        stage.dataset(f"v{v}", [], members={"train": chunk[: width * 8 // 10], "dev": chunk[width * 8 // 10: width * 9 // 10],
+        stage.add_dataset_version(f"v{v}", [], members={"train": chunk[: width * 8 // 10], "dev": chunk[width * 8 // 10: width * 9 // 10],
                                             "test": chunk[width * 9 // 10:]})
-        stage.training(f"t{v}", f"v{v}")
-        stage.model_version("m", v + 1, f"t{v}")
+        stage.add_training_run(f"t{v}", f"v{v}")
+        stage.add_model_version("m", v + 1, f"t{v}")
     build = time.perf_counter() - t0
     print(f"{n:,} records, {3 * width:,} memberships in 3 dataset versions on {url.split(':')[0]}: built in {build:.1f} s")
     rng = random.Random(1)

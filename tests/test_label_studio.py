@@ -90,13 +90,13 @@ def test_schema_changes_are_governed_existing_annotations_kept_renamed_and_refus
     removed = _evolve(renamed, removed=["LOC"])
     store = LineageStore(s.lineage_url)
     stage = StageLineage(store, run_id="test", code_version="t")
-    stage.label_schema(base, first.id)
+    stage.add_label_schema(base, first.id)
     for schema in (added, renamed, removed):
         p = studio.ensure_project(s.ls_project, schema)
         assert p.config_changed and p.schema_version == schema.version
         [now] = studio.tasks(first.id)
         assert len(now["annotations"]) == 1, "a config change must keep every existing annotation"
-        stage.label_schema(schema, p.id)
+        stage.add_label_schema(schema, p.id)
     config = studio.label_config(first.id)
     assert '<Label value="DATE"' in config and '<Label value="OTHER"' in config
     assert "retired: renamed to OTHER" in config and "retired: removed from the schema" in config

@@ -22,15 +22,15 @@ def _graph(url: str) -> tuple[LineageStore, RecordLedger]:
     store = LineageStore(url)
     a = StageLineage(store, run_id="run-a", code_version="t")
     s1, s2 = LabelSchema.of(["ORG", "PER"]), LabelSchema.of(["LOC", "ORG", "PER"])
-    a.label_schema(s1, 1)
-    a.label_schema(s2, 1)
-    a.dataset("v1", [], members={"train": ["r1", "r2", "r3"], "dev": ["r4"], "test": ["r5"]}, label_schema=s1.version)
-    a.training("t1", "v1")
-    a.model_version("m", 1, "t1")
+    a.add_label_schema(s1, 1)
+    a.add_label_schema(s2, 1)
+    a.add_dataset_version("v1", [], members={"train": ["r1", "r2", "r3"], "dev": ["r4"], "test": ["r5"]}, label_schema=s1.version)
+    a.add_training_run("t1", "v1")
+    a.add_model_version("m", 1, "t1")
     b = StageLineage(store, run_id="run-b", code_version="t")
-    b.dataset("v2", [], members={"train": ["r3", "r6"], "dev": ["r4"], "test": ["r2", "r5"]}, label_schema=s2.version)
-    b.training("t2", "v2", augmentation={"key": "k1", "copies": 1})
-    b.model_version("m", 2, "t2")
+    b.add_dataset_version("v2", [], members={"train": ["r3", "r6"], "dev": ["r4"], "test": ["r2", "r5"]}, label_schema=s2.version)
+    b.add_training_run("t2", "v2", augmentation={"key": "k1", "copies": 1})
+    b.add_model_version("m", 2, "t2")
     return store, RecordLedger(store)
 
 
@@ -111,8 +111,8 @@ def test_completeness_names_each_gap(graph):
     _, store, ledger = graph
     assert gaps(store, ledger) == []
     stage = StageLineage(store, run_id="run-c", code_version="t")
-    stage.dataset("v3", [], rows_train=5)                       # no records in the ledger
-    stage.dataset("v4", [], members={"train": ["r1"]}, rows_train=2)  # fewer than it declares
+    stage.add_dataset_version("v3", [], rows_train=5)                       # no records in the ledger
+    stage.add_dataset_version("v4", [], members={"train": ["r1"]}, rows_train=2)  # fewer than it declares
     store.add_node("training_run", "orphan")                   # trained on nothing known
     found = {(g.node, g.rule) for g in gaps(store, ledger)}
     assert found == {("dataset_version:v3", "dataset version resolves to no records in the ledger"),
@@ -130,8 +130,8 @@ def test_the_lineage_summary_pins_every_upstream_node_to_its_run_in_one_query(gr
 
     _, store, _ = graph
     c = StageLineage(store, run_id="run-c", code_version="later")
-    c.dataset("v1", [], members={"train": ["r1", "r2", "r3"], "dev": ["r4"], "test": ["r5"]})  # v1 again: no new edge
-    c.training("t3", "v1")
+    c.add_dataset_version("v1", [], members={"train": ["r1", "r2", "r3"], "dev": ["r4"], "test": ["r5"]})  # v1 again: no new edge
+    c.add_training_run("t3", "v1")
     statements = []
 
     def count(conn, cursor, statement, *rest):
@@ -164,9 +164,9 @@ def test_gate_queries_read_the_latest_result_of_each_suite(tmp_path):
     from lepton.validation.gates import not_passed, passed_validation
 
     store = LineageStore(f"sqlite:///{tmp_path / 'lineage.db'}")
-    StageLineage(store, run_id="run-1", code_version="t").validation("b1", "suite-a", False)
+    StageLineage(store, run_id="run-1", code_version="t").add_validation("b1", "suite-a", False)
     assert passed_validation(store, "b1") is None
-    fixed = StageLineage(store, run_id="run-2", code_version="t").validation("b1", "suite-a", True)
+    fixed = StageLineage(store, run_id="run-2", code_version="t").add_validation("b1", "suite-a", True)
     assert passed_validation(store, "b1") == fixed
     assert not_passed(store, "b1", ["suite-a", "suite-b"]) == ["suite-b"]
     assert passed_validation(store, "never-validated") is None

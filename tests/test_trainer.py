@@ -191,6 +191,6 @@ def test_augmented_training_is_a_derived_dataset_in_lineage(tmp_path):
     store = LineageStore(f"sqlite:///{tmp_path / 'lineage.db'}")
     stage = StageLineage(store, run_id="r1", code_version="t")
     store.add_node("dataset_version", "v1")
-    stage.training("run-1", "v1", augmentation=aug)
+    stage.add_training_run("run-1", "v1", augmentation=aug)
     walk = [(n.kind, e) for _, n, e, _ in store.upstream("training_run:run-1")]
     assert walk == [("training_run", None), ("augmented_dataset", "trained-on"), ("dataset_version", "derived-from")]

@@ -24,7 +24,7 @@ class StageLineage:
     def _edge(self, src: str, dst: str, kind: str) -> None:
         self.store.add_edge(src, dst, kind, run_id=self.run_id, code_version=self.code_version)
 
-    def ingestion(self, batch_id: str, files: list[dict]) -> str:
+    def add_record_batch(self, batch_id: str, files: list[dict]) -> str:
         batch = self.store.add_node("record_batch", batch_id,
                                     accepted=sum(f["accepted"] for f in files),
                                     quarantined=sum(f["quarantined"] for f in files))
@@ -35,18 +35,18 @@ class StageLineage:
             self._edge(src, batch, DERIVED_FROM)
         return batch
 
-    def cleaning(self, record_batch: str, **attrs) -> str:
+    def add_clean_batch(self, record_batch: str, **attrs) -> str:
         nid = self.store.add_node("clean_batch", record_batch, **attrs)
         self._edge(node_id("record_batch", record_batch), nid, DERIVED_FROM)
         return nid
 
-    def pii(self, record_batch: str, **attrs) -> str:
+    def add_pii_findings(self, record_batch: str, **attrs) -> str:
         """The batch's personal-data findings (types and offsets, never values)."""
         nid = self.store.add_node("pii_findings", record_batch, **attrs)
         self._edge(node_id("clean_batch", record_batch), nid, DERIVED_FROM)
         return nid
 
-    def policy(self, record_batch: str, **attrs) -> str:
+    def add_governed_batch(self, record_batch: str, **attrs) -> str:
         """The batch after the sensitivity policy: what annotation and training may see."""
         nid = self.store.add_node("governed_batch", record_batch, **attrs)
         self._edge(node_id("clean_batch", record_batch), nid, GOVERNED_BY)
@@ -55,13 +55,13 @@ class StageLineage:
             self._edge(findings, nid, DERIVED_FROM)
         return nid
 
-    def predictions(self, record_batch: str, model: str, **attrs) -> str:
+    def add_prediction_batch(self, record_batch: str, model: str, **attrs) -> str:
         """A model version's spans on a batch, pushed as pre-annotations; `model` is NAME/VERSION."""
         nid = self.store.add_node("prediction_batch", f"{record_batch}@{model}", model_version=model, **attrs)
         self._edge(node_id("model_version", model), nid, DERIVED_FROM)
         return nid
 
-    def label_schema(self, schema, project: int) -> str:
+    def add_label_schema(self, schema, project: int) -> str:
         """A label schema (lepton.annotation.schema.LabelSchema) is a node of its own: a
         changed file is a new version, derived from the version before it, and every
         annotation batch, dataset version, training run and model names the version it was
@@ -77,7 +77,7 @@ class StageLineage:
             self._edge(before[-1].node_id, nid, DERIVED_FROM)
         return nid
 
-    def annotation_tasks(self, record_batch: str, project: int, schema: str, predictions: str | None = None,
+    def add_annotation_tasks(self, record_batch: str, project: int, schema: str, predictions: str | None = None,
                          **attrs) -> str:
         nid = self.store.add_node("annotation_tasks", f"{record_batch}@project-{project}", project=project,
                                   label_schema=schema,
@@ -88,7 +88,7 @@ class StageLineage:
             self._edge(predictions, nid, DERIVED_FROM)
         return nid
 
-    def annotation(self, annotation_batch: str, record_batches: list[str], project: int | None = None,
+    def add_annotation_batch(self, annotation_batch: str, record_batches: list[str], project: int | None = None,
                    schema: str | None = None, **attrs) -> str:
         nid = self.store.add_node("annotation_batch", annotation_batch, label_schema=schema, **attrs)
         for rb in record_batches:
@@ -108,11 +108,11 @@ class StageLineage:
         self._edge(parent, nid, VALIDATED_BY)
         return nid
 
-    def validation(self, annotation_batch: str, suite_key: str, success: bool, **attrs) -> str:
+    def add_validation(self, annotation_batch: str, suite_key: str, success: bool, **attrs) -> str:
         return self._validation(node_id("annotation_batch", annotation_batch), annotation_batch, suite_key, success,
                                 **attrs)
 
-    def dataset(self, version: str, batches: list[tuple[str, str]], members: dict[str, list[str]] | None = None,
+    def add_dataset_version(self, version: str, batches: list[tuple[str, str]], members: dict[str, list[str]] | None = None,
                 **attrs) -> str:
         """`batches`: (annotation batch id, id of its passing validation) for each batch used;
         `members`: split -> record ids, written to the record ledger."""
@@ -126,7 +126,7 @@ class StageLineage:
             self._edge(validation, nid, VALIDATED_BY)
         return nid
 
-    def training(self, run_id: str, dataset_version: str, augmentation: dict | None = None, **attrs) -> str:
+    def add_training_run(self, run_id: str, dataset_version: str, augmentation: dict | None = None, **attrs) -> str:
         """With augmentation, the run is trained on a derived dataset (the version's train
         split augmented by a recorded configuration), itself derived from the version."""
         nid = self.store.add_node("training_run", run_id, **attrs)
@@ -140,24 +140,24 @@ class StageLineage:
         self._edge(source, nid, TRAINED_ON)
         return nid
 
-    def batch_validation(self, record_batch: str, suite: str, success: bool, **attrs) -> str:
+    def add_batch_validation(self, record_batch: str, suite: str, success: bool, **attrs) -> str:
         """A contract check of an ingested record batch."""
         return self._validation(node_id("record_batch", record_batch), record_batch, suite, success, **attrs)
 
-    def dataset_validation(self, version: str, suite: str, success: bool, **attrs) -> str:
+    def add_dataset_validation(self, version: str, suite: str, success: bool, **attrs) -> str:
         """A dataset-level check result, named by the dataset version it judged."""
         return self._validation(node_id("dataset_version", version), version, suite, success, **attrs)
 
-    def completeness(self, training_run: str, suite: str, success: bool, **attrs) -> str:
+    def add_completeness_check(self, training_run: str, suite: str, success: bool, **attrs) -> str:
         """The graph-completeness check made before promoting the model of a training run."""
         return self._validation(training_run, training_run, suite, success, **attrs)
 
-    def model_version(self, name: str, version: int, training_run: str, **attrs) -> str:
+    def add_model_version(self, name: str, version: int, training_run: str, **attrs) -> str:
         nid = self.store.add_node("model_version", f"{name}/{version}", **attrs)
         self._edge(node_id("training_run", training_run), nid, REGISTERED_FROM)
         return nid
 
-    def alias_change(self, name: str, alias: str, version: int, previous: int | None) -> str:
+    def add_alias_change(self, name: str, alias: str, version: int, previous: int | None) -> str:
         """An alias moved to a model version (the promotion gate let it through)."""
         nid = self.store.add_node("alias_change", f"{name}@{alias}@{self.run_id}", alias=alias, version=version,
                                   previous=previous)

@@ -22,7 +22,8 @@ from lepton.validation.report_html import write_html
 from lepton.workspace import Layout
 
 # How each kind of batch is named in lineage: the node a validation result hangs from.
-KINDS = {"annotations": "validation", "raw_documents": "batch_validation", "dataset_splits": "dataset_validation"}
+KINDS = {"annotations": "add_validation", "raw_documents": "add_batch_validation",
+         "dataset_splits": "add_dataset_validation"}
 
 
 def file_sha256(path: Path) -> str:
