@@ -131,8 +131,12 @@ def log_training(store: MlflowStore, result: dict, spec: JobSpec, params: dict, 
                                   f"n {int(v['support'])}" for k, v in sorted(test["per_label"].items()))
                         + f"\n   micro P {test['precision']:.4f} R {test['recall']:.4f} F1 {test['f1']:.4f}\n",
                         "classification_report.txt")
-        mlflow.log_figure(training_curve_figure(result["history"]), "training_curve.png")
-        mlflow.log_figure(confusion_figure(test["confusion"]), "confusion_matrix.png")
+        import matplotlib.pyplot as plt
+
+        for fig, name in ((training_curve_figure(result["history"]), "training_curve.png"),
+                          (confusion_figure(test["confusion"]), "confusion_matrix.png")):
+            mlflow.log_figure(fig, name)
+            plt.close(fig)  # pyplot keeps every figure until closed: a sweep would pile them up
         # a sweep trial logs its figures, not its weights
         model = log_span_model(result["model_dir"]) if log_model else None
         if model is not None:
