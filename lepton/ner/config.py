@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
 
-def _f(default, help: str):  # noqa: A002 - the word click uses
+def _f(default, help: str):
     return field(default=default, metadata={"help": help})
 
 
@@ -36,22 +36,25 @@ class TrainConfig:
         return asdict(self)
 
 
+def _field(name: str):
+    return next(f for f in fields(TrainConfig) if f.name == name)
+
+
 def default(name: str):
     """A field's default, e.g. default("epochs") -> 20."""
-    f = next(f for f in fields(TrainConfig) if f.name == name)
+    f = _field(name)
     return None if f.default is MISSING else f.default
 
 
 def help_text(name: str) -> str:
     """A field's help, with its default, for a command-line option."""
-    f = next(f for f in fields(TrainConfig) if f.name == name)
     value = default(name)
-    return f.metadata["help"] + ("" if value is None else f" [{value}]")
+    return _field(name).metadata["help"] + ("" if value is None else f" [{value}]")
 
 
 def config_value(name: str, text: str):
     """A TrainConfig field from text (a CLI flag, an MLflow param), typed like the field."""
-    kind = str(next(f.type for f in fields(TrainConfig) if f.name == name))
+    kind = str(_field(name).type)
     if text in (None, "None"):
         return None
     if "bool" in kind:
