@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lepton.ner.config import default as train_default
+from lepton.packaged import shipped
 from lepton.workspace import Layout
 
 
@@ -17,7 +18,7 @@ def _env(name: str, default: str) -> str:
 
 
 # The shipped label schema (PER, ORG, LOC, MISC) beside the code; LEPTON_LABEL_SCHEMA names another.
-DEFAULT_LABEL_SCHEMA = Path(__file__).resolve().parent.parent / "policy" / "labels.yaml"
+DEFAULT_LABEL_SCHEMA = shipped("policy/labels.yaml")
 
 
 def _tag_names(value: str) -> tuple:

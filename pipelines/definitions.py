@@ -6,8 +6,6 @@ tests call `build_definitions` with their own settings.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 
 from assets.annotation import annotation_agreement, annotation_tasks, annotations
@@ -25,6 +23,7 @@ from assets.validation import (
     label_drift,
     raw_documents_contract,
 )
+from lepton.packaged import shipped
 from lepton.settings import Settings
 from pipelines.annotation_sync import annotation_batch_job, annotation_sync
 from pipelines.batches import dataset_and_model_job, ingest_batch_job, landing_sensor
@@ -44,7 +43,6 @@ from resources import (
     WorkspaceResource,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS = [raw_documents, quarantine, clean_documents, pii_findings, sensitivity, annotation_tasks, annotations,
           dataset_version, ner_model, lineage_graph, registered_model]
 CHECKS = [raw_documents_contract, annotations_contract, annotation_agreement, dataset_contract,
@@ -57,18 +55,18 @@ def build_resources(s: Settings) -> dict:
         "lineage": LineageResource(url=s.lineage_url, events_file=str(s.layout.work.openlineage_events)),
         "keyring": KeyringResource(key_file=str(s.key_file), keyring_path=str(s.layout.keyring)),
         "dvc": DvcResource(repo_dir=str(s.dvc_repo), remote_url=s.dvc_remote,
-                           pipeline_file=str(REPO_ROOT / "dvc.yaml")),
+                           pipeline_file=str(shipped("dvc.yaml"))),
         "mlflow": MlflowResource(tracking_uri=s.mlflow_tracking_uri, experiment=s.mlflow_experiment,
                                  artifact_location=s.mlflow_artifact_location, model_name=s.model_name,
                                  f1_floor=s.f1_floor),
-        "governance": GovernanceResource(policy_file=str(REPO_ROOT / "policy" / "sensitivity.yaml"),
+        "governance": GovernanceResource(policy_file=str(shipped("policy/sensitivity.yaml")),
                                          audit_log=str(s.layout.audit_log)),
         "ingestion": IngestionResource(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,
                                        text_mode=s.text_mode, conll_scheme=s.conll_scheme, conll_unit=s.conll_unit,
                                        tag_names=list(s.tag_names), formats=s.formats),
         "label_studio": LabelStudioResource.from_settings(s, dg.EnvVar("LABEL_STUDIO_URL"),
                                                           dg.EnvVar("LABEL_STUDIO_API_KEY")),
-        "gx": GreatExpectationsResource(expectations_dir=str(REPO_ROOT / "expectations")),
+        "gx": GreatExpectationsResource(expectations_dir=str(shipped("expectations"))),
         "labels": LabelSchemaResource(schema_file=str(s.label_schema_file)),
         "training": TrainingResource(base_encoder=s.base_encoder, epochs=s.epochs, patience=s.patience,
                                      batch_size=s.batch_size, learning_rate=s.learning_rate, seed=s.seed,

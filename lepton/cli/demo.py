@@ -21,6 +21,7 @@ from lepton.annotation import scripted
 from lepton.annotation.studio import Studio
 from lepton.cli.data import sample
 from lepton.cli.lineage import report
+from lepton.packaged import shipped
 from lepton.settings import Settings
 
 BATCH_ASSETS = "raw_documents,quarantine,clean_documents,pii_findings,sensitivity,annotation_tasks"
@@ -33,16 +34,15 @@ def run_pipeline(s: Settings, echo=click.echo) -> None:
     scripted annotator work; pull the annotations as a snapshot and run it through its
     gate; then the dataset and the model."""
     env = {**os.environ, "LEPTON_HOME": str(s.home), "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(s.dagster_home))}
-    repo_root = Path(__file__).resolve().parents[2]
     instance_yaml = Path(env["DAGSTER_HOME"]) / "dagster.yaml"
     if not instance_yaml.exists():
         instance_yaml.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(repo_root / "deploy" / "dagster.local.yaml", instance_yaml)
+        shutil.copyfile(shipped("dagster.local.yaml"), instance_yaml)
     bin_dir = Path(sys.executable).parent
 
     def run(cmd: list[str], capture: bool = False) -> str:
         echo("$ " + " ".join(cmd))
-        proc = subprocess.run(cmd, cwd=repo_root, env=env, capture_output=capture, text=True)
+        proc = subprocess.run(cmd, env=env, capture_output=capture, text=True)
         if proc.returncode != 0:
             raise click.ClickException(f"{cmd[0]} failed (exit {proc.returncode})"
                                        + (f": {proc.stderr[-2000:]}" if capture else "; see the log above"))
@@ -52,8 +52,9 @@ def run_pipeline(s: Settings, echo=click.echo) -> None:
     echo(f"registered {len(keys)} new batches: {', '.join(keys) or '(none)'}")
     quiet = json.dumps({"loggers": {"console": {"config": {"log_level": "INFO"}}}})
     # dg launch, the non-superseded form of `dagster asset materialize` (which keeps working and
-    # is tested); it finds the code location through [tool.dg] in pyproject.toml
-    materialize = [str(bin_dir / "dg"), "launch", "--config-json", quiet]
+    # is tested), pointed at the code location's module, so it runs from any folder; in a
+    # checkout, `dg launch` alone finds it through [tool.dg] in pyproject.toml
+    materialize = [str(bin_dir / "dg"), "launch", "-m", "pipelines.definitions", "--config-json", quiet]
     for key in keys:
         run(materialize + ["--assets", BATCH_ASSETS, "--partition", key])
     studio = Studio(os.environ["LABEL_STUDIO_URL"], os.environ["LABEL_STUDIO_API_KEY"])

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
+from lepton.packaged import shipped
 from lepton.settings import Settings
 from lepton.stores import audit_for
 
-EXPECTATIONS = Path(__file__).resolve().parents[2] / "expectations"
+EXPECTATIONS = shipped("expectations")
 
 
 @click.group()

@@ -13,6 +13,7 @@ from lepton.crypto.keyring import Keyring
 from lepton.datasets.version import MANIFEST
 from lepton.ner.config import TrainConfig
 from lepton.ner.job import JobSpec, launch
+from lepton.packaged import shipped
 from lepton.tracking.mlflow_store import MlflowStore
 
 PIP_REQUIREMENTS = ["torch==2.13.0", "transformers>=5,<6", "mlflow==3.17.2"]
@@ -77,13 +78,13 @@ def confusion_figure(table: dict[str, dict[str, int]]):
 
 def lock_sha256() -> str:
     """The environment the run used, as the hash of requirements.lock."""
-    lock = Path(__file__).resolve().parents[2] / "requirements.lock"
+    lock = shipped("requirements.lock")
     return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else "unknown"
 
 
 def git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parents[2],
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=shipped("."),
                               capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
