@@ -4,6 +4,8 @@ imports the command line."""
 
 from __future__ import annotations
 
+import os
+
 from lepton.settings import Settings
 
 
@@ -29,3 +31,24 @@ def audit_for(s: Settings):
     from lepton.governance.audit import AuditLog
 
     return AuditLog(s.layout.audit_log)
+
+
+def lineage_for(s: Settings):
+    from lepton.lineage.store import LineageStore
+
+    return LineageStore(s.lineage_url)
+
+
+def label_studio_configured() -> bool:
+    return bool(os.environ.get("LABEL_STUDIO_URL") and os.environ.get("LABEL_STUDIO_API_KEY"))
+
+
+def studio_for(s: Settings):
+    """The Label Studio server named by LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY: the token
+    is read from the environment only, never from a settings file."""
+    from lepton.annotation.studio import Studio
+
+    if not label_studio_configured():
+        raise RuntimeError("LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY must name the Label Studio server")
+    return Studio(os.environ["LABEL_STUDIO_URL"], os.environ["LABEL_STUDIO_API_KEY"],
+                  retry_seconds=s.ls_retry_seconds)

@@ -3,11 +3,12 @@ import json
 import pytest
 
 from lepton.governance.audit import AuditLog
+from lepton.workspace import Layout
 
 
 @pytest.fixture
 def log(tmp_path):
-    log = AuditLog(tmp_path / "audit" / "audit.jsonl")
+    log = AuditLog(Layout(tmp_path).audit_log)
     for i in range(5):
         log.append("ingest", f"batch-{i}", records=i)
     return log
@@ -70,7 +71,7 @@ def test_audit_verify_command_reports_tampering(tmp_path, monkeypatch):
     from lepton.cli import main
 
     monkeypatch.setenv("LEPTON_HOME", str(tmp_path))
-    log = AuditLog(tmp_path / "audit" / "audit.jsonl")
+    log = AuditLog(Layout(tmp_path).audit_log)
     log.append("ingest", "batch-1")
     log.append("policy.applied", "batch-1")
     ok = CliRunner().invoke(main, ["audit", "verify"])

@@ -10,6 +10,7 @@ import dagster as dg
 
 from lepton.corpus.sample import write_sample
 from lepton.settings import Settings
+from lepton.workspace import GOVERNED
 from tests.chain import run_chain
 
 CANARY_NAME = "Quaxworthington"
@@ -39,7 +40,7 @@ def _scan(root: Path) -> list[str]:
     return hits
 
 
-def test_restricted_canaries_never_leave_in_clear(workspace_env, tmp_path, capfd, caplog, label_studio):
+def test_restricted_canaries_never_leave_in_clear(studio_env, tmp_path, capfd, caplog, label_studio):
     s = Settings.from_env()
     write_sample(s.landing_dir, 120, seed=17)
     (s.landing_dir / "canary.jsonl").write_text("".join(json.dumps(d) + "\n" for d in _canary_docs()))
@@ -55,10 +56,11 @@ def test_restricted_canaries_never_leave_in_clear(workspace_env, tmp_path, capfd
     raw = Path(canary.output_for_node("raw_documents")["records_path"])
     assert CANARY_NAME in raw.read_text(), "the canaries were ingested: the scan below can fail"
 
-    stores = [instance_dir, s.home / "mlflow", s.home / "dvc", s.home / "audit", s.home / "work" / "governed",
-              s.home / "work" / "annotations", s.home / "work" / "validation"]
+    work = s.layout.work
+    stores = [instance_dir, s.layout.mlflow_db.parent, s.layout.dvc_repo.parent, s.layout.audit_log.parent,
+              work.root / GOVERNED, work.annotations, work.validation]
     leaks = [h for root in stores for h in _scan(root)]
-    leaks += [f"lineage.db: {n!r}" for n in NEEDLES if n.encode() in (s.home / "lineage.db").read_bytes()]
+    leaks += [f"lineage.db: {n!r}" for n in NEEDLES if n.encode() in s.layout.lineage_db.read_bytes()]
     leaks += [f"event log: {n!r}" for n in NEEDLES if n in metadata_dump]
     out, err = capfd.readouterr()
     leaks += [f"stdout/stderr: {n!r}" for n in NEEDLES if n in out + err]

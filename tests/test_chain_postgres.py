@@ -7,14 +7,14 @@ import sqlalchemy as sa
 
 from lepton.corpus.sample import write_sample
 from lepton.settings import Settings
-from lepton.tracking.mlflow_store import MlflowStore
+from lepton.stores import mlflow_for
 from tests.chain import run_chain
 from tests.conftest import PG_DSN
 
 pytestmark = pytest.mark.postgres
 
 
-def test_whole_chain_on_postgres(workspace_env, pg_database, monkeypatch, tmp_path):
+def test_whole_chain_on_postgres(studio_env, pg_database, monkeypatch, tmp_path):
     dagster_db, mlflow_db, lineage_db = pg_database("dagster"), pg_database("mlflow"), pg_database("lineage")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"{PG_DSN}/{mlflow_db}")
     monkeypatch.setenv("LEPTON_LINEAGE_URL", f"{PG_DSN}/{lineage_db}")
@@ -38,7 +38,7 @@ def test_whole_chain_on_postgres(workspace_env, pg_database, monkeypatch, tmp_pa
     engine.dispose()
     assert runs == 5 and events > 20  # two landing batches, an annotation sync after each, then dataset and model
 
-    store = MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
+    store = mlflow_for(s)
     assert store.champion()["version"] == 1
 
     engine = sa.create_engine(f"{PG_DSN}/{lineage_db}")

@@ -21,42 +21,42 @@ def _run(args, env, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def test_dagster_asset_materialize_from_the_shell(workspace_env):
-    out = _run(["lepton", "sample", "-n", "150", "--seed", "9"], workspace_env)
+def test_dagster_asset_materialize_from_the_shell(studio_env):
+    out = _run(["lepton", "sample", "-n", "150", "--seed", "9"], studio_env)
     assert out.returncode == 0, out.stderr
     assert "wrote 120 documents" in out.stdout and "wrote 30 documents" in out.stdout
 
     keys = subprocess.run([sys.executable, "-m", "pipelines.batches", "register"], cwd=REPO, text=True,
-                          capture_output=True, env={**os.environ, **workspace_env}).stdout.split()
+                          capture_output=True, env={**os.environ, **studio_env}).stdout.split()
     assert len(keys) == 2
     for key in keys:
         run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--partition", key,
                     "--select", "raw_documents,quarantine,clean_documents,pii_findings,sensitivity,annotation_tasks"],
-                   workspace_env)
+                   studio_env)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    _materialize_annotations(workspace_env)
+    _materialize_annotations(studio_env)
     run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions",
-                "--select", "dataset_version,ner_model,lineage_graph,registered_model"], workspace_env)
+                "--select", "dataset_version,ner_model,lineage_graph,registered_model"], studio_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "RUN_SUCCESS" in run.stdout + run.stderr
 
-    show = _run(["lepton", "lineage", "show", "lepton-ner/1"], workspace_env)
+    show = _run(["lepton", "lineage", "show", "lepton-ner/1"], studio_env)
     assert show.returncode == 0, show.stderr
     lines = show.stdout.splitlines()
     assert lines[0].startswith("model_version lepton-ner/1")
     assert any("input_file sample-9.jsonl" in line for line in lines)
     assert any("input_file sample-9.conll" in line for line in lines)
 
-    as_json = json.loads(_run(["lepton", "lineage", "show", "1", "--json"], workspace_env).stdout)
+    as_json = json.loads(_run(["lepton", "lineage", "show", "1", "--json"], studio_env).stdout)
     assert {n["kind"] for n in as_json} >= {"training_run", "dataset_version", "input_file"}
 
-    report = _run(["lepton", "report"], workspace_env)
+    report = _run(["lepton", "report"], studio_env)
     assert report.returncode == 0, report.stderr
     assert "Registered model: lepton-ner version 1" in report.stdout
     assert "mlflow ui --backend-store-uri" in report.stdout
 
     # DVC users see training metrics and plots declared in dvc.yaml with DVC's own commands
-    dvc_repo = Path(workspace_env["LEPTON_HOME"]) / "dvc" / "repo"
+    dvc_repo = Path(studio_env["LEPTON_HOME"]) / "dvc" / "repo"
     metrics = subprocess.run([str(BIN / "dvc"), "metrics", "show", "--json"], cwd=dvc_repo,
                              capture_output=True, text=True)
     assert metrics.returncode == 0, metrics.stderr
@@ -66,7 +66,7 @@ def test_dagster_asset_materialize_from_the_shell(workspace_env):
     plots = subprocess.run([str(BIN / "dvc"), "plots", "show", "--json"], cwd=dvc_repo, capture_output=True, text=True)
     assert plots.returncode == 0 and "ner_training.csv" in plots.stdout, plots.stderr
 
-    missing = _run(["lepton", "lineage", "show", "lepton-ner/9"], workspace_env)
+    missing = _run(["lepton", "lineage", "show", "lepton-ner/9"], studio_env)
     assert missing.returncode != 0 and "no lineage node" in missing.stderr
 
 
@@ -83,24 +83,24 @@ def _materialize_annotations(env) -> str:
     return snapshot
 
 
-def test_dataset_and_key_commands_after_a_run(workspace_env, tmp_path):
-    assert _run(["lepton", "sample", "-n", "120", "--seed", "5", "--conll-share", "0"], workspace_env).returncode == 0
+def test_dataset_and_key_commands_after_a_run(studio_env, tmp_path):
+    assert _run(["lepton", "sample", "-n", "120", "--seed", "5", "--conll-share", "0"], studio_env).returncode == 0
     key = subprocess.run([sys.executable, "-m", "pipelines.batches", "register"], cwd=REPO, text=True,
-                         capture_output=True, env={**os.environ, **workspace_env}).stdout.strip()
+                         capture_output=True, env={**os.environ, **studio_env}).stdout.strip()
     run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--partition", key, "--select",
-                "raw_documents,clean_documents,pii_findings,sensitivity,annotation_tasks"], workspace_env)
+                "raw_documents,clean_documents,pii_findings,sensitivity,annotation_tasks"], studio_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    _materialize_annotations(workspace_env)
+    _materialize_annotations(studio_env)
     run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--select", "dataset_version"],
-               workspace_env)
+               studio_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
-    listing = _run(["lepton", "dataset", "list"], workspace_env)
+    listing = _run(["lepton", "dataset", "list"], studio_env)
     assert listing.returncode == 0, listing.stderr
     [line] = listing.stdout.splitlines()
     version = line.split()[0]
 
-    restored = _run(["lepton", "dataset", "restore", version, str(tmp_path / "r1")], workspace_env)
+    restored = _run(["lepton", "dataset", "restore", version, str(tmp_path / "r1")], studio_env)
     assert restored.returncode == 0, restored.stderr
     assert "verified" in restored.stdout
     rows = sum(len((tmp_path / "r1" / f"{s}.jsonl").read_text().splitlines()) for s in ("train", "dev", "test"))
@@ -108,33 +108,33 @@ def test_dataset_and_key_commands_after_a_run(workspace_env, tmp_path):
     assert rows == sum(int(v) for v in printed.values()) > 100
 
     # DVC's own commands see the dataset artifact declared in dvc.yaml
-    dvc_repo = Path(workspace_env["LEPTON_HOME"]) / "dvc" / "repo"
+    dvc_repo = Path(studio_env["LEPTON_HOME"]) / "dvc" / "repo"
     status = subprocess.run([str(BIN / "dvc"), "data", "status", "--json"], cwd=dvc_repo, capture_output=True, text=True)
     assert status.returncode == 0, status.stderr
 
-    live_keys = _run(["lepton", "keys", "list"], workspace_env).stdout.count("state=active")
-    rot = _run(["lepton", "keys", "rotate-kek"], workspace_env)
+    live_keys = _run(["lepton", "keys", "list"], studio_env).stdout.count("state=active")
+    rot = _run(["lepton", "keys", "rotate-kek"], studio_env)
     assert rot.returncode == 0 and f"re-wrapped {live_keys} data keys" in rot.stdout, rot.stderr
-    again = _run(["lepton", "dataset", "restore", version, str(tmp_path / "r2")], workspace_env)
+    again = _run(["lepton", "dataset", "restore", version, str(tmp_path / "r2")], studio_env)
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "r2" / "train.jsonl").read_bytes() == (tmp_path / "r1" / "train.jsonl").read_bytes()
 
-    dk = _run(["lepton", "dataset", "rotate-key"], workspace_env)
+    dk = _run(["lepton", "dataset", "rotate-key"], studio_env)
     assert dk.returncode == 0, dk.stderr
     new_version = dk.stdout.split(" as ")[1].split()[0]
     assert new_version != version
-    old = _run(["lepton", "dataset", "restore", version, str(tmp_path / "r3")], workspace_env)
+    old = _run(["lepton", "dataset", "restore", version, str(tmp_path / "r3")], studio_env)
     assert old.returncode != 0 and "retired" in old.stderr
-    new = _run(["lepton", "dataset", "restore", new_version, str(tmp_path / "r4")], workspace_env)
+    new = _run(["lepton", "dataset", "restore", new_version, str(tmp_path / "r4")], studio_env)
     assert new.returncode == 0, new.stderr
     assert (tmp_path / "r4" / "test.jsonl").read_bytes() == (tmp_path / "r1" / "test.jsonl").read_bytes()
-    keys = _run(["lepton", "keys", "list"], workspace_env).stdout
+    keys = _run(["lepton", "keys", "list"], studio_env).stdout
     assert "state=retired" in keys and "state=active" in keys
 
 
-def test_the_demo_command_runs_the_loop_with_the_scripted_annotator(workspace_env):
+def test_the_demo_command_runs_the_loop_with_the_scripted_annotator(studio_env):
     """`make demo`'s command, small: sample, push, scripted annotators, pull, dataset, model."""
-    out = _run(["lepton", "demo", "--docs", "100"], {**workspace_env, "LEPTON_INPUT_LABELS": "predictions"})
+    out = _run(["lepton", "demo", "--docs", "100"], {**studio_env, "LEPTON_INPUT_LABELS": "predictions"})
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "A SCRIPTED ANNOTATOR (a stand-in for people" in out.stdout
     done = re.search(r"scripted annotators: (\d+) annotations on (\d+) tasks, (\d+) second opinions, "

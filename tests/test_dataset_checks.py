@@ -78,7 +78,7 @@ def _instance(path: Path):
     return dg.instance_for_test(temp_dir=str(path))
 
 
-def test_a_dataset_that_breaks_its_contract_trains_nothing_now_or_later(workspace_env, tmp_path):
+def test_a_dataset_that_breaks_its_contract_trains_nothing_now_or_later(studio_env, tmp_path):
     s = Settings.from_env()
     s.landing_dir.mkdir(parents=True)
     names = ["Ana", "Bob", "Cy", "Dee", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jo", "Kim", "Lu"]
@@ -100,7 +100,7 @@ def test_a_dataset_that_breaks_its_contract_trains_nothing_now_or_later(workspac
         assert "has no passing dataset_contract / dataset_splits_contract check" in failure.event_specific_data.error.to_string()
 
 
-def test_drift_warns_and_does_not_block(workspace_env, tmp_path, monkeypatch):
+def test_drift_warns_and_does_not_block(studio_env, tmp_path, monkeypatch):
     # The first model here is trained by two gloo processes under torchrun, launched by the
     # asset: each rank decrypts the dataset version with the workspace's keyring itself.
     monkeypatch.setenv("LEPTON_TRAIN_PROCESSES", "2")

@@ -20,6 +20,7 @@ from lepton.datasets.version import (
     record_line,
     reencrypt_under_new_key,
 )
+from lepton.workspace import Layout
 
 KEK = bytes(range(32))
 OTHER_KEK = bytes(range(1, 33))
@@ -41,7 +42,7 @@ def _expected_plaintext(records, manifest):
 @pytest.fixture
 def env(tmp_path):
     store = DvcStore(tmp_path / "repo", str(tmp_path / "remote"))
-    ring = Keyring(tmp_path / "keys" / "keyring.json", KEK)
+    ring = Keyring(Layout(tmp_path).keyring, KEK)
     return store, ring, tmp_path
 
 
@@ -155,7 +156,7 @@ def test_crypto_shredding_makes_every_version_under_the_key_unreadable(env):
 @pytest.mark.parametrize("use_git", [False, True], ids=["no-git", "git"])
 def test_backup_drill_restores_from_the_remote_alone(tmp_path, use_git):
     store = DvcStore(tmp_path / "repo", str(tmp_path / "remote"), use_git=use_git)
-    ring = Keyring(tmp_path / "keys" / "keyring.json", KEK)
+    ring = Keyring(Layout(tmp_path).keyring, KEK)
     records = _records(120, seed=9)
     manifest, version, _ = _build(store, ring, records)
     store.record_version("ner", version, key_id=manifest["key_id"], merkle_root=manifest["merkle_root"])

@@ -13,9 +13,8 @@ from lepton.cli import main as cli
 from lepton.corpus.sample import write_sample
 from lepton.lineage.ledger import RecordLedger
 from lepton.lineage.queries import downstream_of_record
-from lepton.lineage.store import LineageStore
 from lepton.settings import Settings
-from lepton.tracking.mlflow_store import MlflowStore
+from lepton.stores import lineage_for, mlflow_for
 from pipelines.batches import register_landing
 from tests.chain import run_chain
 
@@ -37,7 +36,7 @@ def holding(roots: list[Path]) -> list[str]:
     return sorted(out)
 
 
-def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(workspace_env, tmp_path, label_studio):
+def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(studio_env, tmp_path, label_studio):
     s = Settings.from_env()
     write_sample(s.landing_dir, 60, seed=5)
     [jsonl] = s.landing_dir.glob("*.jsonl")
@@ -55,7 +54,7 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(workspace_env, tm
     assert len(before) >= 7, before
     assert any(p.startswith(str(label_studio.home)) for p in before), before
 
-    store = LineageStore(s.lineage_url)
+    store = lineage_for(s)
     ledger = RecordLedger(store)
     studio = Studio(label_studio.url, label_studio.token)
     project = studio.find_project(s.ls_project)
@@ -104,7 +103,7 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(workspace_env, tm
     assert ("erased-by" in [k for _, k in store.parents(f"dataset_version:{old}")])
     assert (erasure, "tainted-by") in store.parents(f"model_version:{s.model_name}/1")
     assert store.get(erasure).attrs["records"] == [rid]
-    mlflow = MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
+    mlflow = mlflow_for(s)
     assert mlflow.tainted(1) == tomb["erasure"]
     from lepton.lineage.completeness import gaps
 

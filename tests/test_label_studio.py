@@ -21,8 +21,8 @@ from lepton.cli import main as cli
 from lepton.corpus.records import Span
 from lepton.corpus.sample import write_sample
 from lepton.lineage.events import StageLineage
-from lepton.lineage.store import LineageStore
 from lepton.settings import Settings
+from lepton.stores import lineage_for
 from pipelines.annotation_sync import annotation_sync, pull, resource_from_env, snapshot_store
 from pipelines.batches import register_landing
 from pipelines.definitions import build_definitions, build_resources
@@ -59,7 +59,7 @@ def _evolve(base, **changes):
     return parse_schema(doc, "test-edit")
 
 
-def test_schema_changes_are_governed_existing_annotations_kept_renamed_and_refused(workspace_env, tmp_path):
+def test_schema_changes_are_governed_existing_annotations_kept_renamed_and_refused(studio_env, tmp_path):
     """Project as code, then three edits of the schema file against the real server: a label
     added, one renamed, one removed. Label Studio keeps every existing annotation through
     each config change; the pull applies the rename and refuses the removed label's spans
@@ -88,7 +88,7 @@ def test_schema_changes_are_governed_existing_annotations_kept_renamed_and_refus
     added = _evolve(base, added=["DATE"])
     renamed = _evolve(added, renamed={"MISC": "OTHER"})
     removed = _evolve(renamed, removed=["LOC"])
-    store = LineageStore(s.lineage_url)
+    store = lineage_for(s)
     stage = StageLineage(store, run_id="test", code_version="t")
     stage.add_label_schema(base, first.id)
     for schema in (added, renamed, removed):
@@ -125,7 +125,7 @@ def test_schema_changes_are_governed_existing_annotations_kept_renamed_and_refus
     assert store.get(f"label_schema:{removed.version}").attrs["removed"] == ["LOC"]
 
 
-def test_pushing_a_batch_twice_creates_no_duplicates_and_restricted_text_stays_home(workspace_env, tmp_path):
+def test_pushing_a_batch_twice_creates_no_duplicates_and_restricted_text_stays_home(studio_env, tmp_path):
     s = Settings.from_env()
     write_sample(s.landing_dir, 60, seed=5, conll_share=0.0)
     with _instance(tmp_path / "dagster") as instance:
@@ -156,7 +156,7 @@ def _meta(result, asset: str) -> dict:
     return {k: v.value for k, v in mat.materialization.metadata.items()}
 
 
-def test_annotators_get_the_most_uncertain_task_first(workspace_env, tmp_path, monkeypatch):
+def test_annotators_get_the_most_uncertain_task_first(studio_env, tmp_path, monkeypatch):
     s = Settings.from_env()
     write_sample(s.landing_dir, 120, seed=6, conll_share=0.0)
     with _instance(tmp_path / "dagster") as instance:
@@ -186,16 +186,15 @@ def test_annotators_get_the_most_uncertain_task_first(workspace_env, tmp_path, m
         studio.annotate(task["id"], [])
     assert served == sorted(pending.values(), reverse=True), "the label stream follows uncertainty, highest first"
     # lineage: the tasks derive from the champion's prediction batch, itself from the model version
-    from lepton.lineage.store import LineageStore
 
-    store = LineageStore(s2.lineage_url)
+    store = lineage_for(s2)
     [tasks_node] = [n for n in store.find("annotation_tasks") if n.name.startswith(key)]
     [pred] = [p for p, _ in store.parents(tasks_node.node_id) if p.startswith("prediction_batch:")]
     assert store.parents(pred) == [(f"model_version:{s2.model_name}/1", "derived-from")]
     assert store.get(pred).attrs["records"] == 8
 
 
-def test_sync_sensor_takes_new_updated_and_deleted_annotations_latest_wins_history_kept(workspace_env, tmp_path):
+def test_sync_sensor_takes_new_updated_and_deleted_annotations_latest_wins_history_kept(studio_env, tmp_path):
     s = Settings.from_env()
     write_sample(s.landing_dir, 30, seed=7, conll_share=0.0)
     res = resource_from_env(s)
@@ -251,7 +250,7 @@ def test_sync_sensor_takes_new_updated_and_deleted_annotations_latest_wins_histo
     assert snap1 in listing.output and snap2 in listing.output and "~1 -1" in listing.output
 
 
-def test_disagreeing_annotators_are_measured_and_settled_by_the_rule(workspace_env, tmp_path, monkeypatch):
+def test_disagreeing_annotators_are_measured_and_settled_by_the_rule(studio_env, tmp_path, monkeypatch):
     monkeypatch.setenv("LEPTON_INPUT_LABELS", "predictions")
     monkeypatch.setenv("LEPTON_MIN_AGREEMENT_F1", "0.99")
     s = Settings.from_env()
@@ -279,7 +278,7 @@ def test_disagreeing_annotators_are_measured_and_settled_by_the_rule(workspace_e
     assert all(c["rule"] == "latest" and len(c["annotation_ids"]) == 2 for c in report["conflicts"])
 
 
-def test_a_sync_survives_the_server_going_down_and_coming_back(workspace_env, tmp_path, label_studio):
+def test_a_sync_survives_the_server_going_down_and_coming_back(studio_env, tmp_path, label_studio):
     s = Settings.from_env()
     write_sample(s.landing_dir, 30, seed=9, conll_share=0.0)
     res = resource_from_env(s)
@@ -320,7 +319,7 @@ def test_a_sync_survives_the_server_going_down_and_coming_back(workspace_env, tm
     print(f"label studio restart {restart:.1f} s, {len(retries)} retries during the outage")
 
 
-def test_errors_name_the_task_and_the_http_status(workspace_env):
+def test_errors_name_the_task_and_the_http_status(studio_env):
     s = Settings.from_env()
     studio = _studio(s)
     with pytest.raises(StudioError, match=r"annotate task 987654 failed at http://127\.0\.0\.1:\d+: HTTP 404"):

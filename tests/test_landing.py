@@ -34,7 +34,7 @@ def _tick(instance, cursor=None):
     return keys, result.cursor
 
 
-def test_sensor_registers_new_and_changed_files_once(workspace_env, tmp_path):
+def test_sensor_registers_new_and_changed_files_once(studio_env, tmp_path):
     s = Settings.from_env()
     s.landing_dir.mkdir(parents=True)
     (s.landing_dir / "a.jsonl").write_text(json.dumps(DOC) + "\n")
@@ -72,13 +72,14 @@ def test_a_batch_never_snapshotted_refuses_a_changed_file(workspace_env, tmp_pat
         [key], _ = _tick(instance)
     (s.landing_dir / "a.jsonl").write_text("{}\n")
     with pytest.raises(ChangedSinceRegistration, match="changed after it was registered"):
-        BatchRegistry(s.home / "batches" / "registry").snapshot(key, tmp_path / "snap")
+        BatchRegistry(s.layout.batch_registry).snapshot(key, tmp_path / "snap")
 
 
 @pytest.mark.slow
-def test_sensor_runs_and_a_cli_backfill_through_the_daemon(workspace_env, tmp_path):
-    env = {**os.environ, **workspace_env, "LEPTON_EPOCHS": "1"}
-    home = Path(workspace_env["LEPTON_HOME"])
+def test_sensor_runs_and_a_cli_backfill_through_the_daemon(studio_env, tmp_path):
+    # the runs the daemon launches use Dagster's default executor, a process per step, as in production
+    env = {**os.environ, **studio_env, "LEPTON_EPOCHS": "1", "LEPTON_EXECUTOR": "multiprocess"}
+    home = Path(studio_env["LEPTON_HOME"])
     (home / "landing").mkdir(parents=True)
     (home / "landing" / "a.jsonl").write_text(json.dumps(DOC) + "\n")
     (home / "landing" / "b.jsonl").write_text(json.dumps(dict(DOC, text=DOC["text"].replace("Ana", "Eva"))) + "\n")

@@ -17,9 +17,9 @@ import dagster as dg
 import pytest
 
 from lepton.annotation.schema import load_schema
-from lepton.lineage.store import LineageStore
 from lepton.settings import Settings
-from lepton.tracking.mlflow_store import MlflowStore
+from lepton.stores import lineage_for, mlflow_for
+from lepton.workspace import RAW
 from pipelines.annotation_sync import resource_from_env
 from tests.chain import run_chain
 
@@ -41,7 +41,7 @@ def corpus_prefix(package: str, inside: str, separator: str, n: int | None) -> t
 
 
 @pytest.mark.parametrize("corpus", sorted(CORPORA))
-def test_whole_chain_on_a_public_corpus_with_its_own_schema(corpus, workspace_env, tmp_path, monkeypatch):
+def test_whole_chain_on_a_public_corpus_with_its_own_schema(corpus, studio_env, tmp_path, monkeypatch):
     package, inside, separator, n, schema_name = CORPORA[corpus]
     schema_file = REPO / "policy" / "examples" / schema_name
     monkeypatch.setenv("LEPTON_LABEL_SCHEMA", str(schema_file))
@@ -70,7 +70,7 @@ def test_whole_chain_on_a_public_corpus_with_its_own_schema(corpus, workspace_en
     assert all(f'value="{lab}"' not in config for lab in {"PER", "ORG", "LOC", "MISC"} - set(schema.names))
     assert schema.labels[-1].description in config
 
-    lineage = LineageStore(s.lineage_url)
+    lineage = lineage_for(s)
     [batch] = lineage.find("annotation_batch")
     assert batch.attrs["label_schema"] == schema.version
     [dataset] = lineage.find("dataset_version")
@@ -81,7 +81,7 @@ def test_whole_chain_on_a_public_corpus_with_its_own_schema(corpus, workspace_en
     assert model.attrs["label_schema"] == schema.version
     assert lineage.get(f"label_schema:{schema.version}").attrs["labels"] == list(schema.names)
 
-    mlflow = MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
+    mlflow = mlflow_for(s)
     client = mlflow.client()
     mv = client.get_model_version(s.model_name, "1")
     assert json.loads(mv.tags["labels"]) == list(schema.names) and mv.tags["label_schema_version"] == schema.version
@@ -100,4 +100,4 @@ def test_whole_chain_on_a_public_corpus_with_its_own_schema(corpus, workspace_en
 def _records(s: Settings):
     from lepton.corpus.ingest import read_records
 
-    return [r for p in (s.home / "work" / "raw").glob("*/records.jsonl") for r in read_records(p)]
+    return [r for p in s.layout.work.stage_files(RAW) for r in read_records(p)]

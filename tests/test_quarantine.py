@@ -7,8 +7,8 @@ import dagster as dg
 from click.testing import CliRunner
 
 from lepton.cli import main
-from lepton.governance.audit import AuditLog
 from lepton.settings import Settings
+from lepton.stores import audit_for
 from pipelines.batches import register_landing
 from pipelines.definitions import build_definitions
 
@@ -66,6 +66,6 @@ def test_quarantine_is_encrypted_counted_and_reprocessed(workspace_env, tmp_path
     assert (raw2["accepted"], raw2["quarantined"]) == (1, 0)
     instance.__exit__(None, None, None)
 
-    actions = [e["action"] for e in AuditLog(s.home / "audit" / "audit.jsonl").entries()]
+    actions = [e["action"] for e in audit_for(s).entries()]
     assert actions.count("ingest") == 2 and "read.quarantine" in actions and "quarantine.reprocess" in actions
-    assert AuditLog(s.home / "audit" / "audit.jsonl").verify().ok
+    assert audit_for(s).verify().ok

@@ -7,11 +7,10 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from lepton.corpus.sample import write_sample
-from lepton.crypto.keyring import Keyring, load_master_key
-from lepton.governance.audit import AuditLog
 from lepton.governance.retention import open_archive
-from lepton.lineage.store import LineageStore
 from lepton.settings import Settings
+from lepton.stores import audit_for, dvc_for, keyring_for, lineage_for
+from lepton.workspace import BATCH_META, BATCH_STAGES, RAW
 from pipelines.batches import register_landing
 from pipelines.definitions import build_definitions
 
@@ -27,30 +26,30 @@ def test_retention_job_archives_and_purges_only_expired_batches(workspace_env, t
         [batch] = register_landing(s, instance)
         defs.resolve_job_def("ingest_batch").execute_in_process(instance=instance, partition_key=batch,
                                                                asset_selection=GOVERN)
-        work = s.home / "work"
+        work = s.layout.work
         assert defs.resolve_job_def("retention_job").execute_in_process(instance=instance).success
-        assert (work / "raw" / batch).exists(), "a fresh batch is kept"
+        assert work.stage(RAW, batch).exists(), "a fresh batch is kept"
 
         # the sample plants e-mail addresses and phone numbers: the batch is confidential (365 days)
-        meta = work / "raw" / batch / "batch.json"
+        meta = work.stage_file(RAW, batch, BATCH_META)
         aged = json.loads(meta.read_text())
         aged["ingested_at"] = (datetime.now(timezone.utc) - timedelta(days=366)).isoformat()
         meta.write_text(json.dumps(aged))
         result = defs.resolve_job_def("retention_job").execute_in_process(instance=instance)
         assert result.success
 
-    for stage in ("snapshots", "raw", "clean", "pii", "governed"):
-        assert not (work / stage / batch).exists()
-    archive = s.home / "archive" / f"{batch}.tar.enc"
+    for stage in BATCH_STAGES:
+        assert not work.stage(stage, batch).exists()
+    archive = s.layout.archive(batch)
     assert archive.read_bytes()[:6] == b"LEPENC" and b"@example" not in archive.read_bytes()
-    ring = Keyring(s.home / "keys" / "keyring.json", load_master_key(s.key_file, create=False))
+    ring = keyring_for(s)
     names = open_archive(archive, ring).getnames()
     assert f"raw/{batch}/records.jsonl" in names and f"governed/{batch}/records.jsonl" in names
 
-    store = LineageStore(s.lineage_url)
+    store = lineage_for(s)
     assert {(n.kind, e) for _, n, e, _ in store.upstream(f"purge:{batch}")} >= {("record_batch", "purged-by")}
     assert store.get(f"archive:{batch}").attrs["sensitivity"] == "confidential"
-    log = AuditLog(s.home / "audit" / "audit.jsonl")
+    log = audit_for(s)
     assert [e["action"] for e in log.entries()][-2:] == ["retention.archive", "retention.delete"]
     assert log.verify().ok
 
@@ -60,7 +59,6 @@ def test_erasure_reaches_into_retention_archives(workspace_env, tmp_path):
     is re-encrypted under a new archive key (without the record where it held it) and the old
     key destroyed; the landing file loses it as well."""
     from lepton.corpus.ingest import ReaderOptions
-    from lepton.datasets.dvc_store import DvcStore
     from lepton.governance.erasure import ErasureStores, erase, records_of_subject
 
     s = Settings.from_env()
@@ -71,21 +69,21 @@ def test_erasure_reaches_into_retention_archives(workspace_env, tmp_path):
         [batch] = register_landing(s, instance)
         defs.resolve_job_def("ingest_batch").execute_in_process(instance=instance, partition_key=batch,
                                                                asset_selection=GOVERN)
-        meta = s.home / "work" / "raw" / batch / "batch.json"
-        victim = json.loads((s.home / "work" / "raw" / batch / "records.jsonl").read_text().splitlines()[7])
+        meta = s.layout.work.stage_file(RAW, batch, BATCH_META)
+        victim = json.loads(s.layout.work.stage_file(RAW, batch).read_text().splitlines()[7])
         aged = json.loads(meta.read_text())
         aged["ingested_at"] = (datetime.now(timezone.utc) - timedelta(days=3000)).isoformat()
         meta.write_text(json.dumps(aged))
         assert defs.resolve_job_def("retention_job").execute_in_process(instance=instance).success
-    assert not (s.home / "work" / "raw" / batch).exists()
-    ring = Keyring(s.home / "keys" / "keyring.json", load_master_key(s.key_file, create=False))
+    assert not s.layout.work.stage(RAW, batch).exists()
+    ring = keyring_for(s)
     old_key = ring.active_key_id("archive")
     text = victim["text"].encode()
     assert any(text in p.read_bytes() for p in s.landing_dir.iterdir())
 
     stores = ErasureStores(home=s.home, landing_url=s.landing_url, readers=ReaderOptions(), keyring=ring,
-                           dvc=DvcStore(s.dvc_repo, s.dvc_remote), lineage=LineageStore(s.lineage_url),
-                           audit=AuditLog(s.home / "audit" / "audit.jsonl"))
+                           dvc=dvc_for(s), lineage=lineage_for(s),
+                           audit=audit_for(s))
     # the subject search finds the record inside the archive
     name = victim["spans"][0]["text"] if victim["spans"] else victim["text"][:12]
     assert victim["record_id"] in records_of_subject(stores, name.upper())
@@ -93,8 +91,8 @@ def test_erasure_reaches_into_retention_archives(workspace_env, tmp_path):
 
     assert old_key in tomb["data_keys_destroyed"]
     assert f"archive/{batch}.tar.enc" in [f["file"] for f in tomb["files_rewritten"]]
-    ring = Keyring(s.home / "keys" / "keyring.json", load_master_key(s.key_file, create=False))
-    with open_archive(s.home / "archive" / f"{batch}.tar.enc", ring) as tar:
+    ring = keyring_for(s)
+    with open_archive(s.layout.archive(batch), ring) as tar:
         raw = tar.extractfile(f"raw/{batch}/records.jsonl").read().decode()
         assert victim["record_id"] not in raw and len(raw.splitlines()) == 39
         assert all(text not in tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())

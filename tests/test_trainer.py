@@ -18,6 +18,7 @@ from lepton.ner.batching import length_grouped, shard
 from lepton.ner.encoders import build_tiny
 from lepton.ner.evaluation import confusion, evaluate_tags
 from lepton.ner.job import JobSpec, launch
+from lepton.stores import mlflow_for
 
 SCHEMA = load_schema()
 LABELS = SCHEMA.bio_tags()
@@ -141,7 +142,6 @@ def test_lepton_train_cli_on_a_conll_file_with_a_sweep(tmp_path, monkeypatch):
     from lepton.cli import main as cli
     from lepton.corpus.sample import write_sample
     from lepton.settings import Settings
-    from lepton.tracking.mlflow_store import MlflowStore
 
     monkeypatch.setenv("LEPTON_HOME", str(tmp_path / "ws"))
     conll = next(p for p in write_sample(tmp_path / "data", 200, seed=9, conll_share=1.0) if p.endswith(".conll"))
@@ -152,7 +152,7 @@ def test_lepton_train_cli_on_a_conll_file_with_a_sweep(tmp_path, monkeypatch):
     summary = json.loads(out.stdout)
     assert summary["chosen"] == {"learning_rate": 5e-3}  # 1e-5 barely moves a random encoder in 3 epochs
     s = Settings.from_env()
-    store = MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
+    store = mlflow_for(s)
     runs = store.client().search_runs([store._experiment_id()])
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == summary["sweep_run_id"]]
     assert len(children) == 2 and {r.data.params["learning_rate"] for r in children} == {"0.005", "1e-05"}

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from lepton.cli import main as cli
 from lepton.corpus.sample import write_sample
-from lepton.lineage.store import LineageStore
 from lepton.settings import Settings
+from lepton.stores import lineage_for
 from pipelines.definitions import build_definitions
 from tests.chain import BAD_DOCS, REPO, dagster_daemon, run_chain, wait_for, write_bad_landing
 
@@ -40,9 +40,9 @@ def _submit_asset_backfill(instance, defs, partitions: list[str], assets: list[d
 
 
 @pytest.mark.slow
-def test_a_bad_batch_is_blocked_same_run_later_and_in_a_backfill_until_rerun_releases_it(workspace_env):
+def test_a_bad_batch_is_blocked_same_run_later_and_in_a_backfill_until_rerun_releases_it(studio_env):
     s = Settings.from_env()
-    env = {**os.environ, **workspace_env}
+    env = {**os.environ, **studio_env}
     (s.dagster_home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.local.yaml").read_text())
     write_sample(s.landing_dir, 40, seed=4, conll_share=0.0)
     defs = build_definitions(s)
@@ -106,10 +106,10 @@ def test_a_bad_batch_is_blocked_same_run_later_and_in_a_backfill_until_rerun_rel
         assert released.exit_code == 0, released.output
         assert f"{bad} released" in released.output
         assert json.loads(runner.invoke(cli, ["validation", "list", "--json"]).output) == []
-        node = [n for n in LineageStore(s.lineage_url).find("validation_result", name=bad) if n.attrs["success"]]
+        node = [n for n in lineage_for(s).find("validation_result", name=bad) if n.attrs["success"]]
         assert node and node[0].attrs["rerun"] and node[0].attrs["data_changed_since_parked"]
         later = defs.resolve_job_def("dataset_and_model").execute_in_process(
             instance=instance, asset_selection=[DATASET])
         assert later.output_for_node("dataset_version")["annotation_batches"] == [bad]
-    audit = (s.home / "audit" / "audit.jsonl").read_text()
+    audit = s.layout.audit_log.read_text()
     assert audit.count('"validation.rerun"') == 2

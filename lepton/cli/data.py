@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from lepton.settings import Settings
-from lepton.stores import audit_for, dvc_for, keyring_for
+from lepton.stores import audit_for, dvc_for, keyring_for, lineage_for
 from lepton.workspace import CLEAN, QUARANTINE, RAW
 
 
@@ -73,7 +73,6 @@ def dataset_restore(version: str, target: Path) -> None:
 def dataset_rotate_key(name: str) -> None:
     """Re-encrypt the current version under a new data key and retire the old key."""
     from lepton.datasets.version import reencrypt_under_new_key
-    from lepton.lineage.store import LineageStore
 
     s = Settings.from_env()
     store = dvc_for(s)
@@ -87,7 +86,7 @@ def dataset_rotate_key(name: str) -> None:
     rows = {k: v["rows"] for k, v in manifest["splits"].items()}
     store.record_version(name, new, key_id=manifest["key_id"], merkle_root=manifest["merkle_root"], rows=rows,
                          reencrypted_from=versions[-1]["version"])
-    lineage = LineageStore(s.lineage_url)
+    lineage = lineage_for(s)
     nid = lineage.add_node("dataset_version", new, dataset=name, key_id=manifest["key_id"],
                            merkle_root=manifest["merkle_root"])
     old = f"dataset_version:{versions[-1]['version']}"

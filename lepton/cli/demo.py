@@ -18,11 +18,11 @@ from pathlib import Path
 import click
 
 from lepton.annotation import scripted
-from lepton.annotation.studio import Studio
 from lepton.cli.data import sample
 from lepton.cli.lineage import report
 from lepton.packaged import shipped
 from lepton.settings import Settings
+from lepton.stores import studio_for
 
 BATCH_ASSETS = "raw_documents,quarantine,clean_documents,pii_findings,sensitivity,annotation_tasks"
 DATASET_ASSETS = "dataset_version,ner_model,lineage_graph,registered_model"
@@ -57,7 +57,7 @@ def run_pipeline(s: Settings, echo=click.echo) -> None:
     materialize = [str(bin_dir / "dg"), "launch", "-m", "pipelines.definitions", "--config-json", quiet]
     for key in keys:
         run(materialize + ["--assets", BATCH_ASSETS, "--partition", key])
-    studio = Studio(os.environ["LABEL_STUDIO_URL"], os.environ["LABEL_STUDIO_API_KEY"])
+    studio = studio_for(s)
     project = studio.find_project(s.ls_project)
     if project is not None:
         echo("** A SCRIPTED ANNOTATOR (a stand-in for people, not a person) now works through the Label Studio "

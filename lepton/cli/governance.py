@@ -8,7 +8,7 @@ import os
 import click
 
 from lepton.settings import Settings
-from lepton.stores import audit_for, dvc_for, keyring_for, mlflow_for
+from lepton.stores import audit_for, dvc_for, keyring_for, label_studio_configured, lineage_for, mlflow_for, studio_for
 
 
 @click.group()
@@ -18,12 +18,7 @@ def governance() -> None:
 
 def _studio(s: Settings):
     """Label Studio when one is configured: its tasks hold the text too."""
-    url, key = os.environ.get("LABEL_STUDIO_URL"), os.environ.get("LABEL_STUDIO_API_KEY")
-    if not (url and key):
-        return None
-    from lepton.annotation.studio import Studio
-
-    return Studio(url, key, retry_seconds=s.ls_retry_seconds)
+    return studio_for(s) if label_studio_configured() else None
 
 
 @governance.command("erase")
@@ -43,10 +38,9 @@ def erase_cmd(records: tuple[str, ...], subject: str | None, retrain: bool | Non
     from lepton.governance.purge import PurgeError
     from lepton.lineage.ledger import RecordLedger
     from lepton.lineage.queries import downstream_of_record
-    from lepton.lineage.store import LineageStore
 
     s = Settings.from_env()
-    lineage = LineageStore(s.lineage_url)
+    lineage = lineage_for(s)
     stores = ErasureStores(
         home=s.home, landing_url=s.landing_url,
         readers=ReaderOptions.from_settings(s),

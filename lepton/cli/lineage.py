@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from lepton.settings import Settings
+from lepton.stores import lineage_for
 
 
 @click.group()
@@ -29,9 +30,8 @@ def _model_node(store, ref: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def lineage_show(ref: str, as_json: bool) -> None:
     """Print the chain from a model version (e.g. lepton-ner/1, or 1) back to its input files."""
-    from lepton.lineage.store import LineageStore
 
-    store = LineageStore(Settings.from_env().lineage_url)
+    store = lineage_for(Settings.from_env())
     nid = _model_node(store, ref)
     try:
         if as_json:
@@ -46,9 +46,8 @@ def lineage_show(ref: str, as_json: bool) -> None:
 
 def _stores():
     from lepton.lineage.ledger import RecordLedger
-    from lepton.lineage.store import LineageStore
 
-    store = LineageStore(Settings.from_env().lineage_url)
+    store = lineage_for(Settings.from_env())
     return store, RecordLedger(store)
 
 
@@ -202,10 +201,9 @@ def reproduce_cmd(ref: str, tolerance: float, as_json: bool) -> None:
     s = Settings.from_env()
     name, version = _model_ref(s, ref)
     store = mlflow_for(s)
-    from lepton.lineage.store import LineageStore
 
     out = reproduce(store, dvc_for(s), keyring_for(s), name, version, tolerance,
-                    progress=lambda line: click.echo(line, err=True), lineage=LineageStore(s.lineage_url))
+                    progress=lambda line: click.echo(line, err=True), lineage=lineage_for(s))
     _emit(out, as_json, lambda d: [
         f"{d['model_version']} (run {d['run_id']}, dataset {d['dataset_version']}, seed {d['seed']})",
         f"  annotation snapshots (lineage): {', '.join(d['lineage']['annotation_snapshots']) or 'none'}; "
@@ -221,7 +219,6 @@ def reproduce_cmd(ref: str, tolerance: float, as_json: bool) -> None:
 @click.command()
 def report() -> None:
     """Where to look after a run: the champion model, its F1, the UIs and its lineage."""
-    from lepton.lineage.store import LineageStore
     from lepton.stores import mlflow_for
 
     s = Settings.from_env()
@@ -242,4 +239,4 @@ def report() -> None:
     if champ is not None:
         click.echo(f"  Lineage:     .venv/bin/lepton lineage show {champ['name']}/{champ['version']}")
         click.echo("")
-        click.echo(LineageStore(s.lineage_url).render_upstream(f"model_version:{champ['name']}/{champ['version']}"))
+        click.echo(lineage_for(s).render_upstream(f"model_version:{champ['name']}/{champ['version']}"))

@@ -10,7 +10,7 @@ import click
 
 from lepton.packaged import shipped
 from lepton.settings import Settings
-from lepton.stores import audit_for
+from lepton.stores import audit_for, lineage_for
 
 EXPECTATIONS = shipped("expectations")
 
@@ -48,11 +48,10 @@ def validation_rerun(batch: str, expectations_dir: Path) -> None:
     Exit status 0 when released, 1 when it still fails (it stays parked, with a new report).
     """
     from lepton.lineage.events import StageLineage
-    from lepton.lineage.store import LineageStore
     from lepton.validation.parking import Parking, rerun
 
     s = Settings.from_env()
-    stage = StageLineage(LineageStore(s.lineage_url), run_id=None, code_version="validation-rerun")
+    stage = StageLineage(lineage_for(s), run_id=None, code_version="validation-rerun")
     try:
         from lepton.annotation.schema import load_schema
 
