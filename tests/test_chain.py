@@ -1,47 +1,87 @@
-"""The whole chain, materialised in process as the Dagster UI would launch it."""
+"""The whole chain, materialised in process as the Dagster UI would launch it: once for the
+module (`whole_chain`), then looked at from each side in its own test, so the first failure
+does not hide the rest; and the gate's refusals, each on a chain of its own."""
 
+import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from lepton.corpus.sample import write_sample
-from lepton.lineage.store import LineageStore
 from lepton.settings import Settings
-from lepton.tracking.mlflow_store import MlflowStore
+from lepton.stores import lineage_for, mlflow_for
 from pipelines.definitions import build_definitions
-from tests.chain import annotate, run_chain, write_bad_landing
+from tests.chain import ChainRun, annotate, run_chain, write_bad_landing
+from tests.conftest import enter_studio, enter_workspace
 
 DOCS = 160
 
-
-
-
-
-def mlflow_model_info(uri: str):
-    from mlflow.models import get_model_info
-
-    return get_model_info(uri)
 
 def _instance(path: Path):
     path.mkdir(parents=True, exist_ok=True)
     return dg.instance_for_test(temp_dir=str(path))
 
 
-def _materialized(result) -> set[str]:
-    return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+@dataclass
+class WholeChain:
+    s: Settings
+    chain: ChainRun
+    dagster_dir: Path
+
+    @property
+    def ds(self) -> dict:
+        return self.chain.final.output_for_node("dataset_version")
+
+    @property
+    def model(self) -> dict:
+        return self.chain.final.output_for_node("ner_model")
 
 
-def _mlflow(s: Settings) -> MlflowStore:
-    return MlflowStore(s.mlflow_tracking_uri, s.mlflow_experiment, s.mlflow_artifact_location, s.model_name)
+@pytest.fixture(scope="module")
+def whole_chain(label_studio, tmp_path_factory):
+    """Two landing files (JSONL and CoNLL) through ingestion, Label Studio, the gates, the
+    dataset and the model, on embedded defaults; the environment stays pointed at the
+    workspace until the module ends."""
+    tmp = tmp_path_factory.mktemp("chain")
+    with pytest.MonkeyPatch.context() as mp:
+        enter_studio(enter_workspace(tmp / "ws", mp), label_studio, mp)
+        s = Settings.from_env()
+        write_sample(s.landing_dir, DOCS, seed=21)
+        with _instance(tmp / "dagster") as instance:
+            chain = run_chain(s, instance)
+        yield WholeChain(s, chain, tmp / "dagster")
 
 
-def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
-    s = Settings.from_env()
-    write_sample(s.landing_dir, DOCS, seed=21)
-    with _instance(tmp_path / "dagster") as instance:
-        chain = run_chain(s, instance)
+@pytest.fixture(scope="module")
+def openlineage(whole_chain):
+    """(events text, {asset: [(dagster run, materialization metadata, COMPLETE event)]}) after
+    checking that every materialization has exactly one valid START and COMPLETE pair."""
+    from lepton.lineage.openlineage import run_id_for
+    from tests.openlineage_validation import validate_event
+
+    s, chain = whole_chain.s, whole_chain.chain
+    events_text = s.layout.work.openlineage_events.read_text(encoding="utf-8")
+    events = [json.loads(line) for line in events_text.splitlines()]
+    for event in events:
+        validate_event(event)
+    ol_runs: dict = {}
+    for event in events:
+        ol_runs.setdefault((event["job"]["name"], event["run"]["runId"]), []).append(event)
+    seen: dict = {}
+    for r in chain.runs():
+        for e in r.get_asset_materialization_events():
+            job, md = e.asset_key.to_user_string(), e.materialization.metadata
+            pair = ol_runs.get((job, run_id_for(r.run_id, job)), [])
+            assert [p["eventType"] for p in pair] == ["START", "COMPLETE"], (job, r.run_id)
+            seen.setdefault(job, []).append((r, md, pair[1]))
+    return events_text, seen
+
+
+def test_every_asset_materialises_and_every_gate_passes(whole_chain):
+    chain = whole_chain.chain
     assert len(chain.batches) == 2, "one batch per landing file"
     assert chain.materialized() == {"raw_documents", "quarantine", "clean_documents", "pii_findings",
                                     "sensitivity", "annotation_tasks", "annotations", "dataset_version",
@@ -55,8 +95,9 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     last = checks[list(chain.batches)[-1]]["annotations_contract"]
     assert last.metadata["evaluated_rows"].value > DOCS  # spans
 
-    # what a steward sees in the UI: PII findings and sensitivity counts per batch
-    meta = {e.asset_key.path[0]: e.materialization.metadata for r in chain.batches.values()
+
+def test_stewards_see_pii_findings_and_sensitivity_per_batch(whole_chain):
+    meta = {e.asset_key.path[0]: e.materialization.metadata for r in whole_chain.chain.batches.values()
             for e in r.get_asset_materialization_events()
             if e.asset_key.path[0] in ("pii_findings", "sensitivity") and "sample-21.jsonl" in e.partition}
     assert meta["pii_findings"]["findings_by_type"].value.get("EMAIL", 0) > 0
@@ -65,39 +106,43 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     by_class, by_action = meta["sensitivity"]["by_class"].value, meta["sensitivity"]["by_action"].value
     assert by_action.get("redact", 0) == by_class.get("confidential", 0)
 
+
+def test_every_record_is_counted_and_the_dataset_is_encrypted_and_pushed(whole_chain):
+    s, chain, ds = whole_chain.s, whole_chain.chain, whole_chain.ds
     raws = [r.output_for_node("raw_documents") for r in chain.batches.values()]
     assert sum(r["accepted"] + r["quarantined"] for r in raws) == DOCS
-    result = chain.final
-    ds = result.output_for_node("dataset_version")
     withheld = sum(r.output_for_node("sensitivity")["withheld"] for r in chain.batches.values())
     assert sum(ds["rows"].values()) + withheld == sum(r["accepted"] for r in raws)
-    # encrypted at rest, tracked and pushed by DVC
     enc = Path(ds["path"]) / "train.jsonl.enc"
     assert enc.read_bytes()[:6] == b"LEPENC"
     assert b'"text"' not in enc.read_bytes()
     remote_files = [p for p in Path(s.dvc_remote).rglob("*") if p.is_file()]
     assert len(remote_files) >= 4
 
-    model = result.output_for_node("ner_model")
-    reg = result.output_for_node("registered_model")
-    run = _mlflow(s).client().get_run(model["run_id"])
+
+def test_the_model_is_tracked_registered_and_served_the_mlflow_way(whole_chain):
+    s, ds, model = whole_chain.s, whole_chain.ds, whole_chain.model
+    reg = whole_chain.chain.final.output_for_node("registered_model")
+    client = mlflow_for(s).client()
+    run = client.get_run(model["run_id"])
     assert run.data.params["dataset_version"] == ds["version"]
     assert {"dev_f1", "train_loss", "test_f1"} <= set(run.data.metrics)
-    assert len(_mlflow(s).client().get_metric_history(model["run_id"], "dev_f1")) == 5  # one per epoch
-    champ = _mlflow(s).champion()
+    assert len(client.get_metric_history(model["run_id"], "dev_f1")) == 5  # one per epoch
+    champ = mlflow_for(s).champion()
     assert reg["promoted"] == (model["test_f1"] >= s.f1_floor)
     assert model["test_f1"] > 0.3, "a tiny model learns this corpus well above chance"
     assert champ is not None and champ["version"] == reg["version"] == 1
     # MLflow's own conventions: the dataset version as a digest-only input, the version linked
     # to its LoggedModel, which carries the test metrics, a signature and an input example
-    client = _mlflow(s).client()
+    from mlflow.models import get_model_info
+
     [data_input] = run.inputs.dataset_inputs
     assert data_input.dataset.digest == ds["version"] and data_input.dataset.name == ds["dataset"]
     mv = client.get_model_version(s.model_name, "1")  # its source is the LoggedModel's URI
     assert mv.source == model["model_uri"] == f"models:/{model['model_id']}"
     logged = client.get_logged_model(model["model_id"])
     assert {m.key: m.value for m in logged.metrics}["test_f1"] == pytest.approx(model["test_f1"])
-    info = mlflow_model_info(model["model_uri"])
+    info = get_model_info(model["model_uri"])
     assert [c.type.name for c in info.signature.inputs.inputs] == ["string"]
     assert info.saved_input_example_info is not None
 
@@ -108,8 +153,13 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     [spans] = served.predict(["Ana Silva joined Acme Corporation in Berlin last May."])
     assert all({"start", "end", "label", "text", "score"} <= set(sp) for sp in spans)
 
-    # lineage back to the input files
-    store = LineageStore(s.lineage_url)
+
+def test_lineage_reaches_the_input_files_and_the_ledger_resolves_each_record(whole_chain):
+    from lepton.lineage.ledger import RecordLedger
+    from lepton.lineage.queries import downstream_of_record, upstream_of
+
+    s, chain, ds = whole_chain.s, whole_chain.chain, whole_chain.ds
+    store = lineage_for(s)
     walk = store.upstream(f"model_version:{s.model_name}/1")
     kinds = {n.kind for _, n, _, _ in walk}
     assert kinds == {"model_version", "alias_change", "training_run", "dataset_version", "annotation_batch",
@@ -127,9 +177,6 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
                if e.asset_key.path == ["lineage_graph"]]
     assert Path(graph["picture"].value).read_bytes()[:4] == b"\x89PNG"
     # the record ledger: the model's dataset version resolves to exactly its records
-    from lepton.lineage.ledger import RecordLedger
-    from lepton.lineage.queries import downstream_of_record, upstream_of
-
     ledger = RecordLedger(store)
     up = upstream_of(store, ledger, f"model_version:{s.model_name}/1")
     assert up["dataset_versions"][0]["records_by_split"] == ds["rows"]
@@ -137,34 +184,21 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     down = downstream_of_record(store, ledger, some)
     assert [m["node"] for m in down["model_versions"]] == [f"model_version:{s.model_name}/1"]
 
-    # OpenLineage: a valid START and COMPLETE (one run id) for every asset materialization,
-    # in the workspace's events file; each materialization shows its lineage summary
-    import hashlib
 
-    from lepton.datasets.version import read_manifest
-    from lepton.lineage.openlineage import run_id_for
-    from tests.openlineage_validation import validate_event
-
-    events_text = (s.home / "work" / "openlineage" / "events.jsonl").read_text(encoding="utf-8")
-    events = [json.loads(line) for line in events_text.splitlines()]
-    for event in events:
-        validate_event(event)
-    ol_runs: dict = {}
-    for event in events:
-        ol_runs.setdefault((event["job"]["name"], event["run"]["runId"]), []).append(event)
+def test_every_asset_goes_through_its_lineage_step(whole_chain, openlineage):
+    """A valid START and COMPLETE (one run id) for every asset materialization (checked by the
+    `openlineage` fixture), each showing its lineage summary; and the chain materialises every
+    asset of the code location, so an asset added later without its lineage step
+    (`with lineage.step(context)`) fails here."""
+    s, chain = whole_chain.s, whole_chain.chain
+    _, seen = openlineage
     dagster_runs = {r.run_id for r in chain.runs()}
-    seen: dict = {}
-    for r in chain.runs():
-        for e in r.get_asset_materialization_events():
-            job, md = e.asset_key.to_user_string(), e.materialization.metadata
-            ol_run = run_id_for(r.run_id, job)
-            pair = ol_runs.get((job, ol_run), [])
-            assert [p["eventType"] for p in pair] == ["START", "COMPLETE"], (job, r.run_id)
-            complete = pair[1]
+    for job, materialized in seen.items():
+        for r, md, complete in materialized:
             assert complete["run"]["facets"]["parent"]["run"]["runId"] == r.run_id
             assert complete["run"]["facets"]["parent"]["job"]["name"] == r.job_def.name
             assert len(complete["outputs"]) == 1 and complete["inputs"]
-            assert md["openlineage_run_id"].value == ol_run
+            assert md["openlineage_run_id"].value == complete["run"]["runId"]
             assert md["lineage_query"].value.startswith("lepton lineage upstream ")
             assert isinstance(md["lineage_counts"].value, dict)
             upstream = md["lineage_upstream"].value
@@ -172,11 +206,15 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
             for u in upstream:  # every upstream version pinned to the run that made it
                 assert u["version"] and u["node"].endswith(u["version"])
                 assert u["run_id"] in dagster_runs, (job, u)
-            seen.setdefault(job, []).append((r, md, complete))
     assert set(seen) == chain.materialized()
-    # ...and the chain materialises every asset of the code location, so an asset added later
-    # without its lineage step (`with lineage.step(context)`) fails the pair check above
     assert chain.materialized() == {k.to_user_string() for k in build_definitions(s).resolve_all_asset_keys()}
+
+
+def test_the_dataset_version_event_carries_its_manifest_and_dagster_its_schema(whole_chain, openlineage):
+    from lepton.datasets.version import read_manifest
+
+    chain, ds = whole_chain.chain, whole_chain.ds
+    _, seen = openlineage
     [(_, ds_meta, ds_event)] = seen["dataset_version"]
     [ds_out] = ds_event["outputs"]
     manifest = read_manifest(ds["path"])
@@ -212,9 +250,14 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     assert {u["node"]: u["run_id"] for u in model_meta["lineage_upstream"].value}[
         f"dataset_version:{ds['version']}"] == chain.final.run_id
     [(_, reg_meta, reg_event)] = seen["registered_model"]
+    s = whole_chain.s
     assert reg_event["outputs"][0]["name"] == reg_meta["lineage_node"].value == f"model_version:{s.model_name}/1"
     assert reg_meta["lineage_counts"].value["records_by_split"] == ds["rows"]
-    # governance facets: the sensitivity classes the materialization shows, the PII types found
+
+
+def test_lineage_events_carry_governance_facets_and_no_record_text(whole_chain, openlineage):
+    s, chain = whole_chain.s, whole_chain.chain
+    events_text, seen = openlineage
     pii_by_run = {r.run_id: md for r, md, _ in seen["pii_findings"]}
     assert len(seen["sensitivity"]) == len(chain.batches) == len(pii_by_run)
     for r, md, event in seen["sensitivity"]:
@@ -225,16 +268,21 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
         assert event["outputs"][0]["facets"]["lepton_governance"]["pii_types"] == sorted(
             md["findings_by_type"].value)
     # ids, hashes, counts and class names only: no record text in any event
-    clean_texts = [json.loads(line)["text"] for f in sorted((s.home / "work" / "clean").glob("*/records.jsonl"))
+    from lepton.workspace import CLEAN
+
+    clean_texts = [json.loads(line)["text"] for f in s.layout.work.stage_files(CLEAN)
                    for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert clean_texts and all(t not in events_text for t in clean_texts)
 
-    # `lepton reproduce`: the dataset version fetched from the DVC remote by its id, the
-    # recorded settings and seed; training on CPU is deterministic, so the metrics match exactly
+
+def test_lepton_reproduce_matches_the_recorded_metrics_exactly(whole_chain):
+    """The dataset version fetched from the DVC remote by its id, the recorded settings and
+    seed; training on CPU is deterministic, so the metrics match exactly."""
     from click.testing import CliRunner
 
     from lepton.cli import main as cli
 
+    ds, model = whole_chain.ds, whole_chain.model
     rep = CliRunner().invoke(cli, ["reproduce", "1", "--json", "--tolerance", "0"])
     assert rep.exit_code == 0, rep.output
     out = json.loads(rep.stdout)
@@ -243,8 +291,10 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     assert out["lineage"]["agrees_with_mlflow"] and out["lineage"]["training_run"] == model["run_id"]
     assert out["lineage"]["annotation_snapshots"] == ds["annotation_batches"]
 
-    # nothing new in the landing zone: no new batch; rebuilding gives the same dataset version, pushes nothing
-    with _instance(tmp_path / "dagster") as instance:
+
+def test_nothing_new_gives_no_batch_and_the_same_dataset_version(whole_chain):
+    s, ds = whole_chain.s, whole_chain.ds
+    with _instance(whole_chain.dagster_dir) as instance:
         again = run_chain(s, instance, final=False)
         assert again.batches == {}
         rebuilt = build_definitions(s).resolve_job_def("dataset_and_model").execute_in_process(
@@ -254,7 +304,7 @@ def test_whole_chain_on_embedded_defaults(workspace_env, tmp_path):
     assert mat.materialization.metadata["files_pushed"].value == 0
 
 
-def test_failed_validation_blocks_the_batch_until_it_is_fixed_in_label_studio(workspace_env, tmp_path):
+def test_failed_validation_blocks_the_batch_until_it_is_fixed_in_label_studio(studio_env, tmp_path):
     s = Settings.from_env()
     write_sample(s.landing_dir, 40, seed=4, conll_share=0.0)
     with _instance(tmp_path / "dagster") as instance:
@@ -310,7 +360,7 @@ def test_failed_validation_blocks_the_batch_until_it_is_fixed_in_label_studio(wo
         assert sum(ds2["rows"].values()) == sum(ds["rows"].values()) + 2
 
 
-def test_a_dataset_is_refused_when_no_batch_passed(workspace_env, tmp_path):
+def test_a_dataset_is_refused_when_no_batch_passed(studio_env, tmp_path):
     s = Settings.from_env()
     s.landing_dir.mkdir(parents=True)
     (s.landing_dir / "bad.jsonl").write_text(json.dumps(
@@ -336,8 +386,8 @@ def test_a_dataset_is_refused_when_no_batch_passed(workspace_env, tmp_path):
     assert "GateNotPassed" in fail["run"]["facets"]["errorMessage"]["message"]
     assert [e["eventType"] for e in events if e["run"]["runId"] == fail["run"]["runId"]] == ["START", "FAIL"]
     assert "Oslo" not in json.dumps(events)
-    assert _mlflow(s).champion() is None
+    assert mlflow_for(s).champion() is None
     from mlflow.exceptions import MlflowException
 
     with pytest.raises(MlflowException):
-        _mlflow(s).client().get_registered_model(s.model_name)
+        mlflow_for(s).client().get_registered_model(s.model_name)
