@@ -43,6 +43,7 @@ demo: install label-studio
 	eval "$$(scripts/label-studio.sh env)" && \
 	LEPTON_INPUT_LABELS=$${LEPTON_INPUT_LABELS:-predictions} \
 	LEPTON_BASE_ENCODER=$${LEPTON_BASE_ENCODER:-minilm} LEPTON_EPOCHS=$${LEPTON_EPOCHS:-2} \
+	LEPTON_EXECUTOR=$${LEPTON_EXECUTOR:-in_process} \
 	  $(BIN)/lepton demo --docs $${DOCS:-2000}
 
 # The house rules (pyproject.toml): ruff, the import contracts, mypy on the checked modules.

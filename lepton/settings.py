@@ -32,6 +32,15 @@ def _tag_names(value: str) -> tuple:
     return tuple(n.strip() for n in value.split(",") if n.strip())
 
 
+EXECUTORS = ("multiprocess", "in_process")
+
+
+def _executor(value: str) -> str:
+    if value not in EXECUTORS:
+        raise ValueError(f"LEPTON_EXECUTOR={value!r}: expected one of {', '.join(EXECUTORS)}")
+    return value
+
+
 def _landing(value: str) -> str:
     return value if "://" in value else str(Path(value).resolve())
 
@@ -70,6 +79,10 @@ class Settings:
     min_agreement_f1: float = 0.8
     ls_retry_seconds: float = 120.0
     erasure_retrain: bool = False  # an erasure that taints a model also asks for a retraining run
+    # how a run's steps execute: "multiprocess" (Dagster's default: a process per step, isolated
+    # and parallel) or "in_process" (one process per run: no interpreter start per step, which
+    # on a small machine costs more than the steps of a small batch)
+    executor: str = "multiprocess"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -108,6 +121,7 @@ class Settings:
             min_agreement_f1=float(_env("LEPTON_MIN_AGREEMENT_F1", "0.8")),
             ls_retry_seconds=float(_env("LEPTON_LS_RETRY_SECONDS", "120")),
             erasure_retrain=_env("LEPTON_ERASURE_RETRAIN", "0").lower() in ("1", "true", "yes"),
+            executor=_executor(_env("LEPTON_EXECUTOR", "multiprocess")),
         )
 
     @property

@@ -76,11 +76,14 @@ def build_resources(s: Settings) -> dict:
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    s = settings or Settings.from_env()
     return dg.Definitions(
         # each asset links to its source file and line in the UI
         assets=dg.with_source_code_references(ASSETS), asset_checks=CHECKS, jobs=[ingest_batch_job, annotation_batch_job, dataset_and_model_job, retention_job],
         schedules=[retention_schedule], sensors=[landing_sensor, annotation_sync, erasure_retrain],
-        resources=build_resources(settings or Settings.from_env()),
+        resources=build_resources(s),
+        # None: Dagster's default, a process per step (run config may still choose in-process)
+        executor=dg.in_process_executor if s.executor == "in_process" else None,
     )
 
 

@@ -29,3 +29,17 @@ def test_every_asset_links_to_its_source(tmp_path, monkeypatch):
         spec = defs.resolve_assets_def(key).specs_by_key[key]
         [ref] = spec.metadata["dagster/code_references"].code_references
         assert Path(ref.file_path).parent == REPO / "assets" and ref.line_number > 0, key
+
+
+def test_the_executor_is_a_setting_and_defaults_to_dagsters(tmp_path, monkeypatch):
+    import pytest
+
+    monkeypatch.setenv("LEPTON_HOME", str(tmp_path))
+    monkeypatch.delenv("LEPTON_EXECUTOR", raising=False)
+    default = build_definitions(Settings.from_env()).resolve_job_def("ingest_batch").executor_def
+    assert default.name == "multi_or_in_process_executor"
+    monkeypatch.setenv("LEPTON_EXECUTOR", "in_process")
+    assert build_definitions(Settings.from_env()).resolve_job_def("ingest_batch").executor_def.name == "in_process"
+    monkeypatch.setenv("LEPTON_EXECUTOR", "celery")
+    with pytest.raises(ValueError, match="LEPTON_EXECUTOR='celery'"):
+        Settings.from_env()
