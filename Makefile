@@ -53,9 +53,13 @@ lint: install
 	$(BIN)/mypy
 
 # The tests start their own Label Studio (scripts/label-studio.sh) unless LABEL_STUDIO_URL and
-# LS_HOME name a running one, and drive a headless Chromium for the review pack.
+# LS_HOME name a running one, and drive a headless Chromium for the review pack. Two workers
+# (pytest-xdist), a test module to each: much of a test's time is spent waiting on a daemon
+# tick, Label Studio or a subprocess, which the other worker fills. `.venv/bin/pytest` alone
+# runs them one by one.
+PYTEST_WORKERS ?= 2
 test: install browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 browser:
 	scripts/chromium.sh

@@ -52,9 +52,10 @@ class Server:
             return False
 
     @classmethod
-    def for_session(cls, tmp: Path) -> "Server":
-        if os.environ.get("LABEL_STUDIO_URL") and os.environ.get("LS_HOME"):
-            srv = cls(Path(os.environ["LS_HOME"]), int(os.environ.get("LS_PORT", "8089")), owned=False)
+    def for_session(cls, tmp: Path, running: dict) -> "Server":
+        """`running`: LABEL_STUDIO_URL, LS_HOME and LS_PORT of a server the caller started."""
+        if running.get("LABEL_STUDIO_URL") and running.get("LS_HOME"):
+            srv = cls(Path(running["LS_HOME"]), int(running.get("LS_PORT", "8089")), owned=False)
             if not srv.healthy():
                 srv.start()
             return srv

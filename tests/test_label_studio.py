@@ -27,6 +27,7 @@ from pipelines.annotation_sync import annotation_sync, pull, resource_from_env, 
 from pipelines.batches import register_landing
 from pipelines.definitions import build_definitions, build_resources
 from tests.chain import annotate, run_chain
+from tests.conftest import enter_studio
 
 
 def _sensor_resources(s: Settings) -> dict:
@@ -278,7 +279,10 @@ def test_disagreeing_annotators_are_measured_and_settled_by_the_rule(studio_env,
     assert all(c["rule"] == "latest" and len(c["annotation_ids"]) == 2 for c in report["conflicts"])
 
 
-def test_a_sync_survives_the_server_going_down_and_coming_back(studio_env, tmp_path, label_studio):
+def test_a_sync_survives_the_server_going_down_and_coming_back(workspace_env, tmp_path, monkeypatch,
+                                                               private_label_studio):
+    label_studio = private_label_studio
+    enter_studio(workspace_env, label_studio, monkeypatch)
     s = Settings.from_env()
     write_sample(s.landing_dir, 30, seed=9, conll_share=0.0)
     res = resource_from_env(s)
