@@ -68,6 +68,7 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
         return dg.MaterializeResult(metadata={
             "project": dg.MetadataValue.url(f"{label_studio.url}/projects/{project.id}/data"),
             "tasks_pushed": pushed["pushed"], "already_present": pushed["already_present"],
+            "tasks_reimported": pushed["reimported"],
             "withheld_restricted": withheld,
             "input_labels_as": label_studio.input_labels,
             "label_schema_version": project.schema_version,

@@ -21,6 +21,7 @@ SEQUENTIAL = "Sequential sampling"
 UNCERTAINTY = "Uncertainty sampling"  # Label Studio serves the lowest prediction score first
 IMPORT_CHUNK = 500
 SELECT_CHUNK = 500
+REIMPORTS = 3  # times a push imports again the tasks Label Studio stored without their annotations
 
 
 class StudioError(RuntimeError):
@@ -154,19 +155,43 @@ class Studio:
 
     def push(self, project: int, tasks: list[dict], key: str = "record_id",
              progress: Callable[[str], None] | None = None) -> dict:
-        """Imports the tasks whose `data[key]` is not in the project yet. Retried as a whole,
-        re-reading what is there each time, so a response lost after the server stored a
-        chunk cannot make duplicates."""
+        """Imports the tasks whose `data[key]` is not in the project yet, then reads back what
+        the server stored: a task it imported that is short of the annotations or predictions
+        it was sent with is deleted and imported again. Label Studio on SQLite numbers
+        imported rows from ids it reads before taking its write lock, so an import into
+        another project at the same moment can leave a chunk's tasks stored bare, answered
+        with a 201. Retried as a whole, re-reading what is there each time, so a response lost
+        after the server stored a chunk cannot make duplicates. Tasks that were there before
+        this push are left as they are (a person may have deleted an annotation on purpose)."""
+        mine: set = set()
+        reimported = 0
+
+        def stored() -> dict:
+            return {t.data.get(key): t for t in self.client.tasks.list(
+                project=project, fields="all", include="id,data,annotations,predictions", page_size=1000)}
+
         def attempt():
-            present = {t.data.get(key) for t in self.client.tasks.list(
-                project=project, fields="all", include="id,data", page_size=1000)}
-            new = [t for t in tasks if t["data"][key] not in present]
-            for i in range(0, len(new), IMPORT_CHUNK):
-                chunk = new[i:i + IMPORT_CHUNK]
-                self.client.projects.import_tasks(project, request=chunk, return_task_ids=False)
-                if progress:
-                    progress(f"pushed {i + len(chunk)}/{len(new)} tasks to project {project}")
-            return {"pushed": len(new), "already_present": len(tasks) - len(new)}
+            nonlocal reimported
+            present = stored()
+            todo = [t for t in tasks if t["data"][key] not in present]
+            for _ in range(REIMPORTS + 1):
+                for i in range(0, len(todo), IMPORT_CHUNK):
+                    chunk = todo[i:i + IMPORT_CHUNK]
+                    mine.update(t["data"][key] for t in chunk)
+                    self.client.projects.import_tasks(project, request=chunk, return_task_ids=False)
+                    if progress:
+                        progress(f"pushed {i + len(chunk)}/{len(todo)} tasks to project {project}")
+                now = stored() if mine else present
+                todo = [t for t in tasks if t["data"][key] in mine and _short(now[t["data"][key]], t)]
+                if not todo:
+                    return {"pushed": len(mine), "already_present": len(tasks) - len(mine), "reimported": reimported}
+                log.warning(f"Label Studio stored {len(todo)} tasks of project {project} without their "
+                            "annotations or predictions; importing them again")
+                self.client.actions.create(id="delete_tasks", project=project, selected_items={
+                    "all": False, "included": [now[t["data"][key]].id for t in todo]})
+                reimported += len(todo)
+            raise StudioError(f"Label Studio push to project {project} failed at {self.url}: {len(todo)} tasks were "
+                              f"stored without their annotations or predictions {REIMPORTS + 1} times")
         return self.call(f"push {len(tasks)} tasks to project {project}", attempt)
 
     def tasks_of_records(self, project: int, record_ids: frozenset[str], key: str = "record_id") -> list[int]:
@@ -202,6 +227,12 @@ class Studio:
                 raise _http_error(r)
             return r.json()
         return self.call(f"next task of project {project}", fetch)
+
+
+def _short(stored, sent: dict) -> bool:
+    """The stored task holds fewer annotations or predictions than it was sent with."""
+    return (len(stored.annotations or []) < len(sent.get("annotations") or [])
+            or len(stored.predictions or []) < len(sent.get("predictions") or []))
 
 
 def _http_error(r) -> Exception:
