@@ -41,7 +41,7 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
         stage = step.stage
         stage.add_label_schema(schema, project.id)
         models = mlflow.store()
-        champion = models.champion()
+        champion = models.working_champion()
         predictions, model_version, fit = None, None, None
         if champion is not None and records:
             model_version = f"{champion['name']}/v{champion['version']}"
@@ -55,7 +55,9 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
         tasks = build_tasks(records, batch, label_studio.input_labels, predictions, model_version, schema.version)
         pushed = studio.push(project.id, tasks, progress=context.log.info)
         # after the push: Label Studio accepts a model version only once predictions carry it
-        studio.set_sampling(project.id, model_version)
+        # (none do when every task was there already, so the queue is left as it is)
+        if pushed["pushed"]:
+            studio.set_sampling(project.id, model_version)
         context.log.info(f"{pushed['pushed']} tasks pushed, {pushed['already_present']} already in project {project.id}")
         governance.audit().append("export.label_studio", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
                                   project=project.id, server=label_studio.url, **pushed, withheld_restricted=withheld)

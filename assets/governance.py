@@ -2,8 +2,8 @@ import json
 
 import dagster as dg
 
-from assets.ingestion import QUARANTINE_PURPOSE
 from assets.partitions import batches
+from lepton.corpus.quarantine import KEY_PURPOSE as QUARANTINE_PURPOSE
 from lepton.corpus.records import RECORD_FIELDS
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.pii import ner_person_detector, schema_person_labels
@@ -85,7 +85,7 @@ def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, works
     with lineage.step(context) as step:
         batch = clean_documents["batch_id"]
         person = None
-        champion = mlflow.store().champion() if governance.use_champion_for_persons else None
+        champion = mlflow.store().working_champion() if governance.use_champion_for_persons else None
         # the champion's labels that mean a person's name under the current schema (pii: PERSON)
         person_labels = (schema_person_labels(labels.schema(), champion["labels"], f"{champion['name']} v{champion['version']}")
                          if champion is not None else ())

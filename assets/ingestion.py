@@ -3,10 +3,12 @@ import dagster as dg
 from assets.partitions import batches
 from lepton.corpus.ingest import ingest_folder
 from lepton.corpus.landing import BatchRegistry
+from lepton.corpus.quarantine import KEY_PURPOSE as QUARANTINE_PURPOSE
 from lepton.corpus.records import RECORD_FIELDS
 from lepton.crypto.fields import FieldCipher
+from lepton.governance.erasure import scrub_redelivered
 from lepton.governance.retention import write_batch_meta
-from lepton.workspace import QUARANTINE, RAW, RECORDS, SOURCES
+from lepton.workspace import QUARANTINE, RAW, RECORDS, SOURCES, erased_ids
 from resources import (
     GovernanceResource,
     IngestionResource,
@@ -15,8 +17,6 @@ from resources import (
     LineageResource,
     WorkspaceResource,
 )
-
-QUARANTINE_PURPOSE = "quarantine"
 
 CODE_VERSION = "ingest-1"
 
@@ -43,14 +43,21 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
         records = batch_dir / RECORDS
         quarantine = batch_dir / QUARANTINE
         cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
+        erased = erased_ids(workspace.work)
         report = ingest_folder(snapshot_dir, records, quarantine, protect=cipher.encrypt, options=ingestion.options(),
-                               labels=labels.schema())
+                               labels=labels.schema(), erased=erased)
+        refused = sum(f.rules.get("record.erased", 0) for f in report.files)
+        scrubbed = scrub_redelivered(workspace.layout.home, workspace.landing_url, ingestion.options(), batch_id, erased) \
+            if erased else []
+        if refused or scrubbed:
+            context.log.warning(f"{refused} erased records delivered again were refused; "
+                                f"{len(scrubbed)} files lost their lines")
         files = report.to_dict()["files"]
         write_batch_meta(batch_dir, batch_id)
         node = step.stage.add_record_batch(batch_id, files)
         governance.audit().append("ingest", f"record_batch:{batch_id}", actor="dagster:" + context.run.run_id,
                                   files=[{k: f[k] for k in ("source", "sha256", "records_in", "accepted", "quarantined")}
-                                         for f in files])
+                                         for f in files], erased_refused=refused, files_scrubbed=scrubbed)
         for f in files:
             if f["quarantined"]:
                 context.log.warning(f"{f['source']}: {f['quarantined']} of {f['records_in']} records quarantined "

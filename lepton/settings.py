@@ -79,6 +79,7 @@ class Settings:
     min_agreement_f1: float = 0.8
     ls_retry_seconds: float = 120.0
     erasure_retrain: bool = False  # an erasure that taints a model also asks for a retraining run
+    lock_wait_seconds: float = 600.0  # how long a run waits for an erasure, and an erasure for runs
     # how a run's steps execute: "multiprocess" (Dagster's default: a process per step, isolated
     # and parallel) or "in_process" (one process per run: no interpreter start per step, which
     # on a small machine costs more than the steps of a small batch)
@@ -121,6 +122,7 @@ class Settings:
             min_agreement_f1=float(_env("LEPTON_MIN_AGREEMENT_F1", "0.8")),
             ls_retry_seconds=float(_env("LEPTON_LS_RETRY_SECONDS", "120")),
             erasure_retrain=_env("LEPTON_ERASURE_RETRAIN", "0").lower() in ("1", "true", "yes"),
+            lock_wait_seconds=float(_env("LEPTON_LOCK_WAIT_SECONDS", "600")),
             executor=_executor(_env("LEPTON_EXECUTOR", "multiprocess")),
         )
 

@@ -7,6 +7,7 @@ them; being here, below both governance and lineage, neither package imports the
       landing/  lineage.db  mlflow/  dvc/  dagster/     defaults of stores a setting can move
       keys/master.key  keys/keyring.json                the master key (0600) and wrapped data keys
       audit/audit.jsonl                                 the hash-chained audit log
+      workspace.lock                                    shared by runs, held alone by an erasure
       batches/registry/                                 landing files seen, by content hash
       archive/<batch>.tar.enc                           retention archives (encrypted)
       work/                                             a WorkTree: per-batch working copies and reports
@@ -86,6 +87,10 @@ class WorkTree:
         """Erasure tombstones, one JSON file per erasure."""
         return self.root / "erasures"
 
+    def erasure_journal(self, key: str) -> Path:
+        """The steps of one erasure as they are done (JSON lines), kept with its tombstone."""
+        return self.root / "erasures" / "journal" / f"{key}.jsonl"
+
     @property
     def openlineage_events(self) -> Path:
         """OpenLineage events as JSON lines, when no OpenLineage transport is configured."""
@@ -131,6 +136,11 @@ class Layout:
     @property
     def archives(self) -> Path:
         return self.home / "archive"
+
+    @property
+    def lock(self) -> Path:
+        """The workspace lock (lepton.workspace_lock): runs share it, an erasure holds it alone."""
+        return self.home / "workspace.lock"
 
     def archive(self, batch: str) -> Path:
         return self.archives / f"{batch}.tar.enc"
@@ -179,6 +189,22 @@ def ingested(work: WorkTree) -> dict[str, dict]:
             for batch, doc in stage_docs(work, RAW)}
 
 
+def quarantined(work: WorkTree) -> Iterator[tuple[str, dict]]:
+    """(batch, entry) for every line of every stage's quarantine (raw and clean), the raw
+    text still encrypted."""
+    for stage in (RAW, CLEAN):
+        for path in work.stage_files(stage, QUARANTINE):
+            with path.open("rb") as fh:
+                for line in fh:
+                    if line.strip():
+                        yield path.parent.name, orjson.loads(line)
+
+
 def erasures(work: WorkTree) -> list[dict]:
     """Tombstones, oldest first: what the retraining sensor and the review pack read."""
     return [json.loads(p.read_text()) for p in sorted(work.erasures.glob("*.json"))]
+
+
+def erased_ids(work: WorkTree) -> frozenset[str]:
+    """Every record id an erasure took: ingestion and the annotation sync refuse them."""
+    return frozenset(rid for t in erasures(work) for rid in t["records"])

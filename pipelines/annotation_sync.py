@@ -12,6 +12,7 @@ from assets.partitions import annotation_batches
 from lepton.annotation.schema import load_schema
 from lepton.annotation.sync import Snapshot, SnapshotStore, sync
 from lepton.settings import Settings
+from lepton.workspace import WorkTree, erased_ids
 from resources import LabelSchemaResource, LabelStudioResource, WorkspaceResource
 
 annotation_batch_job = dg.define_asset_job(
@@ -34,21 +35,24 @@ def snapshot_store(settings: Settings) -> SnapshotStore:
     return SnapshotStore.in_workspace(settings.home)
 
 
-def pull(label_studio: LabelStudioResource, store: SnapshotStore, schema_version: str, cursor: str | None,
+def pull(label_studio: LabelStudioResource, work: WorkTree, schema_version: str, cursor: str | None,
          retry_seconds: float | None = None, log=None) -> Snapshot | None:
-    """One sync against the project into `store`, the tasks stamped with the label schema
-    version; None when nothing changed or the project does not exist yet."""
+    """One sync against the project into the work tree's snapshots, the tasks stamped with
+    the label schema version, erased records refused; None when nothing changed or the
+    project does not exist yet."""
     studio = label_studio.studio(on_retry=log, retry_seconds=retry_seconds)
     project = studio.find_project(label_studio.project)
     if project is None:
         return None
-    return sync(studio, project, store, cursor, schema_version)
+    return sync(studio, project, SnapshotStore(work.annotation_snapshots), cursor, schema_version,
+                erased=erased_ids(work))
 
 
 def pull_and_register(settings: Settings, instance: dg.DagsterInstance) -> Snapshot | None:
     """A pull from the latest stored snapshot, as a shell or a test does it."""
     store = snapshot_store(settings)
-    snap = pull(resource_from_env(settings), store, load_schema(settings.label_schema_file).version, store.head())
+    snap = pull(resource_from_env(settings), settings.layout.work, load_schema(settings.label_schema_file).version,
+                store.head())
     if snap is not None:
         instance.add_dynamic_partitions(annotation_batches.name, [snap.snapshot_id])
     return snap
@@ -60,10 +64,12 @@ def pull_and_register(settings: Settings, instance: dg.DagsterInstance) -> Snaps
                        "the snapshot is stored.")
 def annotation_sync(context: dg.SensorEvaluationContext, label_studio: LabelStudioResource,
                     workspace: WorkspaceResource, labels: LabelSchemaResource):
+    if workspace.busy:
+        return dg.SkipReason("an erasure holds the workspace; the next tick looks again")
     store = SnapshotStore.in_workspace(workspace.layout.home)
     # A new or reset cursor starts from the stored HEAD, not from nothing: otherwise an
     # unchanged project is written again as a new "first" snapshot and re-run.
-    snap = pull(label_studio, store, labels.schema().version, context.cursor or store.head(),
+    snap = pull(label_studio, workspace.layout.work, labels.schema().version, context.cursor or store.head(),
                 retry_seconds=min(SENSOR_RETRY_SECONDS, label_studio.retry_seconds), log=context.log.warning)
     if snap is None:
         return dg.SkipReason("no new or changed annotations")

@@ -38,7 +38,9 @@ def register_landing(settings: Settings, instance: dg.DagsterInstance) -> list[s
 
 @dg.sensor(job=ingest_batch_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Each new or changed file in the landing folder becomes a batch partition and a run.")
-def landing_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResource) -> dg.SensorResult:
+def landing_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResource):
+    if workspace.busy:
+        return dg.SkipReason("an erasure holds the workspace; the next tick looks again")
     registry = BatchRegistry.in_workspace(workspace.layout.home)
     landing = workspace.landing_url
     # The cursor holds source -> hash of everything already registered, so a file is never
@@ -49,7 +51,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceReso
     keys = [registry.register(f, landing) for f in new]
     seen.update({f.source: f.sha256 for f in new})
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=k, partition_key=k) for k in keys],
+        run_requests=[dg.RunRequest(run_key=registry.run_key(k), partition_key=k) for k in keys],
         dynamic_partitions_requests=[batches.build_add_request(keys)] if keys else [],
         cursor=json.dumps(seen, sort_keys=True),
     )

@@ -51,7 +51,8 @@ CHECKS = [raw_documents_contract, annotations_contract, annotation_agreement, da
 
 def build_resources(s: Settings) -> dict:
     return {
-        "workspace": WorkspaceResource(home=str(s.home), landing_url=s.landing_url),
+        "workspace": WorkspaceResource(home=str(s.home), landing_url=s.landing_url,
+                                       lock_wait_seconds=s.lock_wait_seconds),
         "lineage": LineageResource(url=s.lineage_url, events_file=str(s.layout.work.openlineage_events)),
         "keyring": KeyringResource(key_file=str(s.key_file), keyring_path=str(s.layout.keyring)),
         "dvc": DvcResource(repo_dir=str(s.dvc_repo), remote_url=s.dvc_remote,

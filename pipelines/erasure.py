@@ -14,7 +14,9 @@ from resources import WorkspaceResource
            description="An erasure that tainted a model version and asked for retraining (LEPTON_ERASURE_RETRAIN "
                        "or `lepton governance erase --retrain`) starts a dataset-and-model run: the dataset is "
                        "rebuilt from annotations that no longer hold the erased records.")
-def erasure_retrain(context: dg.SensorEvaluationContext, workspace: WorkspaceResource) -> dg.SensorResult:
+def erasure_retrain(context: dg.SensorEvaluationContext, workspace: WorkspaceResource):
+    if workspace.busy:
+        return dg.SkipReason("an erasure holds the workspace; the next tick looks again")
     seen = set(json.loads(context.cursor or "[]"))
     new = [t for t in erasures(workspace.work) if t["erasure"] not in seen]
     requests = [dg.RunRequest(run_key=f"retrain-{t['erasure']}", tags={"lepton/erasure": t["erasure"]})

@@ -40,6 +40,12 @@ class ChainRun:
         return result
 
 
+def tick(sensor, instance: dg.DagsterInstance, resources: dict, cursor: str | None = None):
+    """One evaluation of a sensor, its resources opened as the daemon opens them."""
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+        return sensor(context)
+
+
 def annotate(settings: Settings, instance: dg.DagsterInstance, raise_on_error: bool = True):
     """What the annotation sync sensor does, then the run it launches: (snapshot id, run) or (None, None)."""
     snap = pull_and_register(settings, instance)

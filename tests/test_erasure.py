@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from click.testing import CliRunner
 
 from lepton.annotation.studio import Studio
+from lepton.annotation.sync import SnapshotStore
 from lepton.cli import main as cli
 from lepton.corpus.sample import write_sample
 from lepton.lineage.ledger import RecordLedger
@@ -16,7 +18,8 @@ from lepton.lineage.queries import downstream_of_record
 from lepton.settings import Settings
 from lepton.stores import lineage_for, mlflow_for
 from pipelines.batches import register_landing
-from tests.chain import run_chain
+from pipelines.definitions import build_definitions
+from tests.chain import annotate, run_chain, tick
 
 TEXT = "Zephyrine Quillfeather moved from Ostravik to Pelmarsh in 2031."
 SPANS = [{"start": 0, "end": 22, "label": "PER"}, {"start": 34, "end": 42, "label": "LOC"},
@@ -42,6 +45,7 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(studio_env, tmp_p
     [jsonl] = s.landing_dir.glob("*.jsonl")
     with jsonl.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps({"text": TEXT, "spans": SPANS}) + "\n")
+    delivered = jsonl.read_bytes()
     dagster_dir = tmp_path / "dagster"
     dagster_dir.mkdir()
     with dg.instance_for_test(temp_dir=str(dagster_dir)) as instance:
@@ -68,9 +72,33 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(studio_env, tmp_p
     assert len(studio.tasks_of_records(project, frozenset([rid]))) == 1
     others = {k: v for k, v in ledger.records(f"dataset_version:{old}").items()}
 
+    # the records went to Label Studio: without it in the shell, erasure refuses and changes nothing
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
+            mp.delenv(var)
+        refused = runner.invoke(cli, ["governance", "erase", "--record", rid])
+    assert refused.exit_code != 0 and f"project {project}" in refused.output and "LABEL_STUDIO_URL" in refused.output
+    assert holding(roots) == before
+
+    # MLflow fails after the data keys were destroyed: the erasure stops, says how to finish,
+    # and the same command finishes it from its journal without redoing the dataset step
+    from lepton.tracking.mlflow_store import MlflowStore
+
+    def unavailable(self, version, erasure):
+        raise RuntimeError("MLflow answered 503")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(MlflowStore, "taint", unavailable)
+        stopped = runner.invoke(cli, ["governance", "erase", "--record", rid, "--retrain", "--json"])
+    assert stopped.exit_code != 0 and "run the same command again" in stopped.output
+    assert "503" in stopped.output and TEXT not in stopped.output
+    assert not list(s.layout.work.erasures.glob("*.json"))  # no tombstone yet
+
     res = runner.invoke(cli, ["governance", "erase", "--record", rid, "--retrain", "--json"])
     assert res.exit_code == 0, res.output
     tomb = json.loads(res.stdout)
+    assert tomb["resumed"] is True
+    again = runner.invoke(cli, ["governance", "erase", "--record", rid])
+    assert again.exit_code != 0 and f"erased already, by erasure {tomb['erasure']}" in again.output
 
     # 1. the text is in no file of any store: workspace, landing, DVC repo, cache and remote,
     # MLflow, lineage and Dagster databases, audit log, keys, Label Studio's database
@@ -116,14 +144,35 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(studio_env, tmp_p
     with dg.instance_for_test(temp_dir=str(dagster_dir)) as instance:
         assert register_landing(s, instance) == []
 
+    # ...nor by a sync or an ingestion: the file delivered again, and the task restored into
+    # Label Studio (from a backup of its own), are refused by record id and leave no copy
+    jsonl.write_bytes(delivered + json.dumps({"text": "Mara Okafor joined Initech.", "spans": []}).encode() + b"\n")
+    studio.push(project, [{"data": {"text": TEXT, "record_id": rid, "record_batch": "restored", "source": jsonl.name,
+                                    "line": 61}, "annotations": [{"result": [], "ground_truth": False}]}])
+    with dg.instance_for_test(temp_dir=str(dagster_dir)) as instance:
+        [again_key] = register_landing(s, instance)
+        ingested = build_definitions(s).resolve_job_def("ingest_batch").execute_in_process(
+            instance=instance, partition_key=again_key)
+        annotate(s, instance)
+    raw, first_raw = ingested.output_for_node("raw_documents"), next(
+        run for key, run in chain.batches.items() if key.startswith(jsonl.name)).output_for_node("raw_documents")
+    # the file delivered again, with one more record: the erased one is refused, the new one taken
+    assert (raw["accepted"], raw["quarantined"]) == (first_raw["accepted"], first_raw["quarantined"] + 1)
+    assert TEXT.encode() not in jsonl.read_bytes() and b"Mara Okafor" in jsonl.read_bytes()
+    store_head = SnapshotStore.in_workspace(s.home)
+    assert rid not in json.dumps(store_head.load(store_head.head())["tasks"])
+    assert [p for p in holding(roots) if not p.startswith(str(label_studio.home))] == []
+    for task in studio.tasks_of_records(project, frozenset([rid])):  # the restored task: the test's own doing
+        studio.delete_task(task)
+
     # 5. retraining was asked for: the sensor requests one dataset-and-model run, once
     from pipelines.erasure import erasure_retrain
     from resources import WorkspaceResource
 
     workspace = {"workspace": WorkspaceResource(home=str(s.home), landing_url=s.landing_url)}
     with dg.instance_for_test(temp_dir=str(dagster_dir)) as instance:
-        first = erasure_retrain(dg.build_sensor_context(instance=instance, resources=workspace))
-        again = erasure_retrain(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=workspace))
+        first = tick(erasure_retrain, instance, workspace)
+        again = tick(erasure_retrain, instance, workspace, first.cursor)
     assert [r.run_key for r in first.run_requests] == [f"retrain-{tomb['erasure']}"]
     assert again.run_requests == []
 

@@ -27,6 +27,7 @@ from pipelines.annotation_sync import annotation_sync, pull, resource_from_env, 
 from pipelines.batches import register_landing
 from pipelines.definitions import build_definitions, build_resources
 from tests.chain import annotate, run_chain
+from tests.chain import tick as sensor_tick
 from tests.conftest import enter_studio
 
 
@@ -205,8 +206,7 @@ def test_sync_sensor_takes_new_updated_and_deleted_annotations_latest_wins_histo
         defs.resolve_job_def("ingest_batch").execute_in_process(instance=instance, partition_key=key)
 
         def tick(cursor):
-            return annotation_sync(dg.build_sensor_context(cursor=cursor, instance=instance,
-                                                           resources={**_sensor_resources(s), "label_studio": res}))
+            return sensor_tick(annotation_sync, instance, {**_sensor_resources(s), "label_studio": res}, cursor)
 
         first = tick(None)
         assert isinstance(first, dg.SensorResult)
@@ -300,12 +300,11 @@ def test_a_sync_survives_the_server_going_down_and_coming_back(workspace_env, tm
         # A sensor tick during the outage fails, saying what failed and why; its cursor stays.
         quick = res.model_copy(update={"retry_seconds": 2.0})
         with pytest.raises(Exception, match=r"Label Studio list projects failed at .*unreachable \(ConnectError\)"):
-            annotation_sync(dg.build_sensor_context(cursor=cursor, instance=instance,
-                                                    resources={**_sensor_resources(s), "label_studio": quick}))
+            sensor_tick(annotation_sync, instance, {**_sensor_resources(s), "label_studio": quick}, cursor)
         # A pull that starts during the outage retries with backoff until the server is back.
         retries, out = [], []
         patient = res.model_copy(update={"retry_seconds": 300.0})
-        worker = threading.Thread(target=lambda: out.append(pull(patient, snapshot_store(s), _schema_version(s), cursor,
+        worker = threading.Thread(target=lambda: out.append(pull(patient, s.layout.work, _schema_version(s), cursor,
                                                                   log=retries.append)))
         worker.start()
         time.sleep(3)
@@ -318,7 +317,7 @@ def test_a_sync_survives_the_server_going_down_and_coming_back(workspace_env, tm
     loaded = snapshot_store(s).load(snap.snapshot_id)
     ids = [a["annotation_id"] for t in loaded["tasks"] for a in t["annotations"]]
     assert len(ids) == len(set(ids)) == expected, "no annotation lost or duplicated"
-    assert pull(res, snapshot_store(s), _schema_version(s), snap.snapshot_id) is None, \
+    assert pull(res, s.layout.work, _schema_version(s), snap.snapshot_id) is None, \
         "and a second pull finds nothing new"
     print(f"label studio restart {restart:.1f} s, {len(retries)} retries during the outage")
 

@@ -16,7 +16,7 @@ from lepton.settings import Settings
 from pipelines.batches import landing_sensor
 from pipelines.definitions import build_definitions
 from resources import WorkspaceResource
-from tests.chain import dagster_daemon, wait_for
+from tests.chain import dagster_daemon, tick, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = {"text": "Ana Silva joined Acme in Oslo.", "spans": [
@@ -27,7 +27,7 @@ DOC = {"text": "Ana Silva joined Acme in Oslo.", "spans": [
 def _tick(instance, cursor=None):
     s = Settings.from_env()
     workspace = WorkspaceResource(home=str(s.home), landing_url=s.landing_url)
-    result = landing_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources={"workspace": workspace}))
+    result = tick(landing_sensor, instance, {"workspace": workspace}, cursor)
     keys = [r.partition_key for r in result.run_requests]
     if result.dynamic_partitions_requests:
         instance.add_dynamic_partitions("batches", list(result.dynamic_partitions_requests[0].partition_keys))

@@ -116,14 +116,15 @@ class SnapshotStore:
         return Snapshot(sid, body["sequence"], path, len(tasks), sum(len(t["annotations"]) for t in tasks), changes)
 
 
-def entries(tasks: list[dict]) -> list[dict]:
-    """Label Studio tasks that have annotations, as snapshot entries."""
+def entries(tasks: list[dict], erased: frozenset[str] = frozenset()) -> list[dict]:
+    """Label Studio tasks that have annotations, as snapshot entries; never a task of an
+    erased record (one restored into Label Studio from a backup of its own, say)."""
     out = []
     for t in tasks:
         anns = _annotations(t)
-        if not anns:
-            continue
         d = t["data"]
+        if not anns or d.get("record_id") in erased:
+            continue
         out.append({"task_id": t["id"], "record_id": d.get("record_id"), "record_batch": d.get("record_batch"),
                     "source": d.get("source"), "line": d.get("line"), "text": d.get("text", ""),
                     "annotations": anns, "fingerprint": fingerprint(t["annotations"])})
@@ -137,27 +138,27 @@ def compare(now: list[dict], before: dict[int, str]) -> dict:
             "removed": sum(1 for k in before if k not in fps)}
 
 
-def current(studio, project_id: int, previous: dict[int, dict]) -> list[dict]:
+def current(studio, project_id: int, previous: dict[int, dict], erased: frozenset[str] = frozenset()) -> list[dict]:
     """The project's annotated tasks as snapshot entries. The first pull reads every task in
     full; later pulls read an index of annotation ids and update times, and fetch in full
     only the tasks whose fingerprint differs from the previous snapshot's."""
     if not previous:
-        return entries(studio.tasks(project_id))
+        return entries(studio.tasks(project_id), erased)
     fps = {tid: fingerprint(anns) for tid, anns in studio.task_index(project_id).items() if anns}
     changed = [tid for tid, fp in fps.items() if previous.get(tid, {}).get("fingerprint") != fp]
-    fresh = {e["task_id"]: e for e in entries(studio.tasks(project_id, ids=changed))} if changed else {}
-    # a changed task missing from `fresh` lost its annotations between the two reads
+    fresh = {e["task_id"]: e for e in entries(studio.tasks(project_id, ids=changed), erased)} if changed else {}
+    # a changed task missing from `fresh` lost its annotations between the two reads, or is erased
     return [fresh[tid] if tid in fresh else previous[tid] for tid in fps
             if tid in fresh or (tid not in changed and tid in previous)]
 
 
 def sync(studio, project_id: int, store: SnapshotStore, cursor: str | None,
-         schema_version: str | None = None) -> Snapshot | None:
+         schema_version: str | None = None, erased: frozenset[str] = frozenset()) -> Snapshot | None:
     """One pull: a new snapshot if any task's annotations changed since `cursor`, else None.
     The caller moves its cursor to the snapshot id only after this returns, i.e. after the
     snapshot is stored."""
     previous = {t["task_id"]: t for t in store.load(cursor)["tasks"]} if cursor else {}
-    now = current(studio, project_id, previous)
+    now = current(studio, project_id, previous, erased)
     changes = compare(now, {tid: t["fingerprint"] for tid, t in previous.items()})
     if not any(changes.values()):
         return None

@@ -123,12 +123,12 @@ def quarantine_list(batch: str | None) -> None:
 @click.option("--batch", default=None, help="Only this record batch.")
 def quarantine_export(out: Path, batch: str | None) -> None:
     """Decrypt quarantined records into OUT (JSONL) for fixing; the read is audited."""
-    from lepton.corpus.quarantine import read_quarantine
+    from lepton.corpus.quarantine import KEY_PURPOSE, read_quarantine
     from lepton.crypto.fields import FieldCipher
     from lepton.crypto.keyring import write_private
 
     s = Settings.from_env()
-    cipher = FieldCipher(keyring_for(s), "quarantine")
+    cipher = FieldCipher(keyring_for(s), KEY_PURPOSE)
     entries = [e for p in _quarantine_files(s, batch) for e in read_quarantine(p, reveal=cipher.decrypt)]
     write_private(out, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries).encode())
     audit_for(s).append("read.quarantine", f"quarantine:{batch or 'all'}", actor=f"cli:{os.environ.get('USER', '?')}",

@@ -38,6 +38,7 @@ def erase_cmd(records: tuple[str, ...], subject: str | None, retrain: bool | Non
     from lepton.governance.purge import PurgeError
     from lepton.lineage.ledger import RecordLedger
     from lepton.lineage.queries import downstream_of_record
+    from lepton.workspace_lock import WorkspaceBusy
 
     s = Settings.from_env()
     lineage = lineage_for(s)
@@ -45,7 +46,7 @@ def erase_cmd(records: tuple[str, ...], subject: str | None, retrain: bool | Non
         home=s.home, landing_url=s.landing_url,
         readers=ReaderOptions.from_settings(s),
         keyring=keyring_for(s), dvc=dvc_for(s), lineage=lineage, audit=audit_for(s), mlflow=mlflow_for(s),
-        studio=_studio(s), ls_project=s.ls_project)
+        studio=_studio(s), ls_project=s.ls_project, lock_wait_seconds=s.lock_wait_seconds)
     ids = list(records)
     if subject:
         ids += records_of_subject(stores, subject)
@@ -63,7 +64,7 @@ def erase_cmd(records: tuple[str, ...], subject: str | None, retrain: bool | Non
     try:
         tomb = erase(stores, ids, actor=f"cli:{os.environ.get('USER', '?')}",
                      retrain=s.erasure_retrain if retrain is None else retrain)
-    except (ErasureError, PurgeError) as exc:
+    except (ErasureError, PurgeError, WorkspaceBusy) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(tomb, indent=1) if as_json else "\n".join([
         f"erasure {tomb['erasure']}: {len(tomb['records'])} records",

@@ -80,12 +80,15 @@ def is_data_file(path: Path) -> bool:
 
 def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                   protect: Callable[[str, str], str] | None = None,
-                  options: ReaderOptions | None = None, labels=None) -> IngestReport:
+                  options: ReaderOptions | None = None, labels=None,
+                  erased: frozenset[str] = frozenset()) -> IngestReport:
     """Reads every file under `landing` in name order. A file of unknown format is one
     quarantined record (rule file.unknown_format) rather than silently skipped; a
     repeated record (same text from the same source) is quarantined as a duplicate.
     `labels` (a LabelSchema) maps the input's label names through its aliases and renames;
-    a name it does not know is left for the annotations contract to refuse."""
+    a name it does not know is left for the annotations contract to refuse. A record an
+    erasure took (`erased`: record ids from the tombstones) is refused as record.erased,
+    keeping no text: a landing file delivered again cannot bring it back."""
     landing = Path(landing)
     options = options or ReaderOptions()
     if not landing.is_dir():
@@ -106,9 +109,14 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                                 "(optionally .gz; LEPTON_FORMATS maps another)", raw="")])
             for item in items:
                 ledger.records_in += 1
-                if isinstance(item, Record) and not seen.add(item.record_id):
+                if isinstance(item, Record) and item.record_id in erased:
+                    item = Rejection(source, item.line, "record.erased", "an erasure took this record; "
+                                     "it is not ingested again and its text is not kept", raw="",
+                                     record_id=item.record_id)
+                elif isinstance(item, Record) and not seen.add(item.record_id):
                     item = Rejection(source, item.line, "record.duplicate",
-                                     f"same text as an earlier record of {source} ({item.record_id})", raw=item.text)
+                                     f"same text as an earlier record of {source} ({item.record_id})", raw=item.text,
+                                     record_id=item.record_id)
                 if isinstance(item, Rejection):
                     quarantine.write(item)
                     ledger.quarantined += 1

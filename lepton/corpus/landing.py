@@ -70,12 +70,25 @@ class BatchRegistry:
         return cls(Layout(Path(home)).batch_registry)
 
     def register(self, f: LandingFile, landing_url: str) -> str:
+        """The file's batch key. Bytes registered before (a file delivered again after it was
+        changed, or after an erasure rewrote it) keep their batch, registered again now, so
+        `seen` says what the landing zone holds."""
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / f"{f.batch_key}.json"
-        if not path.exists():
-            path.write_text(json.dumps({**asdict(f), "landing": landing_url, "batch_key": f.batch_key,
-                                        "registered_at": datetime.now(timezone.utc).isoformat()}))
+        now = datetime.now(timezone.utc).isoformat()
+        before = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**asdict(f), "landing": landing_url, "batch_key": f.batch_key, "registered_at": now,
+                                    "first_registered_at": before.get("first_registered_at",
+                                                                      before.get("registered_at", now))}))
         return f.batch_key
+
+    def run_key(self, key: str) -> str:
+        """The batch key for its first registration; with the time of a later one, so a
+        file delivered again is run again (its batch reads the copy it made the first time,
+        and an erasure since is applied to the file delivered)."""
+        entry = self.get(key)
+        again = entry.get("first_registered_at", entry["registered_at"]) != entry["registered_at"]
+        return f"{key}@{entry['registered_at']}" if again else key
 
     def get(self, key: str) -> dict:
         path = self.root / f"{key}.json"

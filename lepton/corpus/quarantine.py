@@ -7,6 +7,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lepton.corpus.records import record_id
+
+KEY_PURPOSE = "quarantine"  # the data key a quarantined line's raw text is sealed under
+
 
 def subject(source: str, line: int) -> str:
     """What a quarantined record's encrypted raw text is bound to."""
@@ -27,11 +31,20 @@ def read_quarantine(path: Path, reveal: Callable[[str, str], bytes] | None = Non
 
 @dataclass(frozen=True)
 class Rejection:
+    """`record_id`: the record the line holds where it was read as one (a duplicate, a record
+    refused at cleaning); otherwise the id of the raw text itself. Every quarantined line has
+    one, so erasure finds it like any record."""
+
     source: str
     line: int
     rule: str
     detail: str
     raw: str
+    record_id: str = ""
+
+    def __post_init__(self):
+        if not self.record_id:
+            object.__setattr__(self, "record_id", record_id(self.raw, self.source))
 
     def message(self) -> str:
         return f"{self.source}:{self.line}: {self.rule}: {self.detail}"

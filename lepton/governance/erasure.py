@@ -1,20 +1,24 @@
 """Erasure of a person's records from every store Lepton keeps, with lineage kept whole.
 
 Order matters, because crypto-shredding cannot be undone: first everything is found and
-every plaintext rewrite is planned and checked; then each dataset version that holds the
-records gets a successor without them under a new data key (the same splits otherwise);
-then the old data keys are destroyed, which makes every old version unreadable wherever
-its ciphertext lives (DVC cache, remote, backups); then the plaintext copies are
-rewritten and Label Studio's tasks deleted; last, affected model versions are tainted
-and a tombstone is written. The tombstone names records by id and by the HMAC their
-dataset manifest committed to: keyed under a key that no longer exists, so it proves
-which record went without being a dictionary oracle for its text.
+every plaintext rewrite is planned and checked; then the records' Label Studio tasks are
+deleted (refused, with nothing changed, when the tasks were pushed and Label Studio is not
+configured or does not answer: a task left there would come back with the next sync); then
+each dataset version that holds the records gets a successor without them under a new data
+key (the same splits otherwise), and the quarantine is sealed again under a new key when it
+held them; then the old data keys are destroyed, which makes every old version unreadable
+wherever its ciphertext lives (DVC cache, remote, backups); then the plaintext copies are
+rewritten; last, affected model versions are tainted and a tombstone is written. The
+tombstone names records by id and by the HMAC their dataset manifest committed to: keyed
+under a key that no longer exists, so it proves which record went without being a
+dictionary oracle for its text. Ingestion and the annotation sync refuse the ids it names.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tarfile
 import tempfile
@@ -22,20 +26,23 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from lepton import workspace_lock
 from lepton.corpus.formats import ReaderOptions
 from lepton.corpus.landing import BatchRegistry, LandingFile
+from lepton.corpus.quarantine import KEY_PURPOSE as QUARANTINE_PURPOSE
+from lepton.corpus.quarantine import subject as quarantine_subject
 from lepton.crypto.envelope import encrypt_file
 from lepton.crypto.keyring import DESTROYED, Keyring
 from lepton.datasets.version import decrypt_verified, write_successor
 from lepton.governance.audit import AuditLog
-from lepton.governance.purge import Rewrite, planned_rewrites, source_without
+from lepton.governance.purge import Rewrite, planned_rewrites, quarantine_files, quarantine_rekeyed, source_without
 from lepton.governance.retention import ARCHIVE_PURPOSE, open_archive
 from lepton.hashing import sha256_file
 from lepton.lineage.events import DERIVED_FROM
 from lepton.lineage.ledger import RecordLedger
 from lepton.lineage.queries import downstream_of_record
 from lepton.lineage.store import LineageStore
-from lepton.workspace import SOURCES, Layout, WorkTree, ingested
+from lepton.workspace import SOURCES, Layout, WorkTree, ingested, quarantined
 
 CODE_VERSION = "erasure-1"
 ERASED_BY = "erased-by"
@@ -60,6 +67,7 @@ class ErasureStores:
     mlflow: object | None = None   # lepton.tracking.mlflow_store.MlflowStore
     studio: object | None = None   # lepton.annotation.studio.Studio
     ls_project: str | None = None
+    lock_wait_seconds: float = 600.0
 
     @property
     def layout(self) -> Layout:
@@ -71,20 +79,38 @@ class ErasureStores:
 
 
 def records_of_subject(stores: "ErasureStores", subject: str) -> list[str]:
-    """Records whose ingested text contains the identifier (a name, an e-mail address, a
-    customer number), compared case-insensitively: in the working batches and inside the
-    retention archives (decrypted in a temporary folder)."""
+    """Records whose text contains the identifier (a name, an e-mail address, a customer
+    number), compared case-insensitively: ingested records and quarantined lines (decrypted
+    in memory), in the working batches and inside the retention archives (decrypted in a
+    temporary folder)."""
     needle = subject.casefold()
+    reveal = _quarantine_cipher(stores).decrypt
     with tempfile.TemporaryDirectory(prefix="lepton-subject-", dir=stores.home) as tmp:
         trees = [stores.work, *_unpack_archives(stores, Path(tmp)).values()]
-        return sorted({rid for tree in trees for rid, r in ingested(tree).items() if needle in r["text"].casefold()})
+        found = {rid for tree in trees for rid, r in ingested(tree).items() if needle in r["text"].casefold()}
+        for tree in trees:
+            found |= {e["record_id"] for _, e in quarantined(tree) if e.get("record_id") and needle in (
+                reveal(quarantine_subject(e["source"], e["line"]), e["raw_encrypted"]).decode() if "raw_encrypted" in e
+                else e.get("raw", "")).casefold()}
+        return sorted(found)
 
 
-def _lines_by_file(found: dict[str, dict]) -> dict[tuple[str, str], set[int]]:
-    """(batch, source file) -> first lines of the erased records in it."""
-    out: dict[tuple[str, str], set[int]] = {}
-    for r in found.values():
-        out.setdefault((r["batch"], r["source"]), set()).add(r["line"])
+def _quarantine_cipher(stores: "ErasureStores"):
+    from lepton.crypto.fields import FieldCipher
+
+    return FieldCipher(stores.keyring, QUARANTINE_PURPOSE)
+
+
+def _places(tree: WorkTree, ids: frozenset[str]) -> dict[tuple[str, str], set[str]]:
+    """(batch, source file) -> the erased ids read from it: as records, or as lines its
+    ingestion or cleaning quarantined."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for rid, r in ingested(tree).items():
+        if rid in ids:
+            out.setdefault((r["batch"], r["source"]), set()).add(rid)
+    for batch, e in quarantined(tree):
+        if e.get("record_id") in ids:
+            out.setdefault((batch, e["source"]), set()).add(e["record_id"])
     return dict(sorted(out.items()))
 
 
@@ -92,27 +118,96 @@ def _reader(stores: ErasureStores, source: str):
     return stores.readers.reader_for(Path(source))
 
 
-def _copy_rewrites(stores: ErasureStores, work: WorkTree, found: dict[str, dict]) -> list[Rewrite]:
+def _copy_rewrites(stores: ErasureStores, work: WorkTree, places: dict[tuple[str, str], set[str]]) -> list[Rewrite]:
     """The batch copies of the source files in a work tree."""
-    return [source_without(work.stage(SOURCES, batch) / source, source, lines, _reader(stores, source))
-            for (batch, source), lines in _lines_by_file(found).items()
+    return [source_without(work.stage(SOURCES, batch) / source, source, rids, _reader(stores, source))
+            for (batch, source), rids in places.items()
             if (work.stage(SOURCES, batch) / source).exists()]
 
 
-def _landing_rewrites(stores: ErasureStores, found: dict[str, dict]) -> tuple[list[Rewrite], list[LandingFile]]:
+def _landing_rewrites(stores: ErasureStores, places: dict[tuple[str, str], set[str]]
+                      ) -> tuple[list[Rewrite], list[LandingFile]]:
     """The landing zone's files, where it is a local folder still holding the file as last
     registered; each is registered again as rewritten, so it is not ingested again."""
     if "://" in stores.landing_url:
         return [], []
     seen = BatchRegistry.in_workspace(stores.home).seen()
+    by_source: dict[str, set[str]] = {}
+    for (_, source), rids in places.items():
+        by_source.setdefault(source, set()).update(rids)
     rewrites, landing_files = [], []
-    for (_, source), lines in _lines_by_file(found).items():
+    for source, rids in sorted(by_source.items()):
         landing = Path(stores.landing_url) / source
         if landing.exists() and sha256_file(landing) == seen.get(source):
-            rw = source_without(landing, source, lines, _reader(stores, source))
+            rw = source_without(landing, source, rids, _reader(stores, source))
             rewrites.append(rw)
             landing_files.append(LandingFile(source, hashlib.sha256(rw.content).hexdigest(), len(rw.content)))
     return rewrites, landing_files
+
+
+def _pushed_to(stores: ErasureStores, batches: set[str]) -> set[int]:
+    """Label Studio projects the lineage says these record batches' tasks were pushed to."""
+    out = set()
+    for node in stores.lineage.find("annotation_tasks"):
+        batch, _, project = node.name.rpartition("@project-")
+        if batch in batches:
+            out.add(int(project))
+    return out
+
+
+def _delete_tasks(stores: ErasureStores, ids: frozenset[str], batches: set[str]) -> list[int]:
+    """Deletes the records' tasks (with their annotations and predictions) from every project
+    they were pushed to and the configured one. Refuses, before anything has changed, when
+    they were pushed and Label Studio is not configured here or does not answer."""
+    from lepton.annotation.studio import StudioError
+
+    projects = _pushed_to(stores, batches)
+    if stores.studio is None:
+        if projects:
+            raise ErasureError(f"the records' tasks were pushed to Label Studio project {min(projects)}; erasure "
+                               "deletes them there first: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
+                               "(nothing was changed)")
+        return []
+    deleted = []
+    try:
+        configured = stores.studio.find_project(stores.ls_project) if stores.ls_project else None
+        for project in sorted(projects | ({configured} if configured is not None else set())):
+            for task in stores.studio.tasks_of_records(project, ids):
+                stores.studio.delete_task(task)
+                deleted.append(task)
+    except StudioError as exc:
+        raise ErasureError(f"{exc}; erasure deletes the records' tasks there first"
+                           + ("" if deleted else " (nothing was changed)")) from None
+    return deleted
+
+
+def scrub_redelivered(home: Path, landing_url: str, readers: ReaderOptions, batch: str,
+                      erased: frozenset[str]) -> list[dict]:
+    """A batch that brought erased records back (a landing file delivered again) refused
+    them at ingestion; here its byte copy of the file loses their lines, and so does the
+    landing file where it is a local folder still holding the bytes the batch was registered
+    from (registered again as rewritten, so it is not ingested again). Returns the files
+    rewritten."""
+    work, registry = Layout(home).work, BatchRegistry.in_workspace(home)
+    registered = registry.get(batch)["sha256"]
+    done = []
+    for copy in sorted(p for p in work.stage(SOURCES, batch).rglob("*") if p.is_file()):
+        source = copy.relative_to(work.stage(SOURCES, batch)).as_posix()
+        reader = readers.reader_for(Path(source))
+        if reader is None:
+            continue
+        landing = Path(landing_url) / source
+        delivered = "://" not in landing_url and landing.exists() and sha256_file(landing) == registered
+        for path in [copy] + ([landing] if delivered else []):
+            here = {item.record_id for item in reader(path, source)} & erased
+            if not here:
+                continue
+            rw = source_without(path, source, here, reader)
+            rw.apply()
+            done.append(rw.to_dict(home))
+            if path == landing:
+                registry.register(LandingFile(source, sha256_file(landing), landing.stat().st_size), landing_url)
+    return done
 
 
 def _datasets_holding(stores: ErasureStores, ids: frozenset[str], ledger: RecordLedger) -> dict[str, list[dict]]:
@@ -211,60 +306,111 @@ def _rewrite_archives(stores: ErasureStores, trees: dict[Path, WorkTree], rewrit
 
 
 def erase(stores: ErasureStores, record_ids: list[str], actor: str, retrain: bool = False) -> dict:
-    """Erases the records everywhere and returns the tombstone (ids, hashes, what changed)."""
+    """Erases the records everywhere and returns the tombstone (ids, hashes, what changed).
+
+    Holds the workspace lock alone (runs in flight finish first, none starts meanwhile) and
+    journals each step as it is done: an erasure stopped by a crash or a service error is
+    finished by running the same command again, which skips what the journal says is done."""
     ids = frozenset(record_ids)
     if not ids:
         raise ErasureError("no record to erase")
-    now = datetime.now(timezone.utc)
-    erasure = f"{now.strftime('%Y%m%dT%H%M%S')}-{hashlib.sha256(','.join(sorted(ids)).encode()).hexdigest()[:8]}"
+    journal = Journal(stores.work.erasure_journal(hashlib.sha256(",".join(sorted(ids)).encode()).hexdigest()[:16]))
+    with workspace_lock.exclusive(stores.layout.lock, stores.lock_wait_seconds):
+        done = journal.entries()
+        if journal.has("tombstone"):
+            raise ErasureError(f"these records were erased already, by erasure {done[0]['erasure']}")
+        try:
+            return _erase(stores, ids, actor, retrain, journal)
+        except ErasureError:
+            raise
+        except Exception as exc:
+            raise ErasureError(f"erasure stopped by {type(exc).__name__}: {exc}; its journal {journal.path} holds "
+                               "the steps done: run the same command again to finish it") from exc
+
+
+def _erase(stores: ErasureStores, ids: frozenset[str], actor: str, retrain: bool, journal: "Journal") -> dict:
+    resumed = journal.has("started")
+    if resumed:
+        erasure, at = journal.first("started")["erasure"], journal.first("started")["at"]
+    else:
+        now = datetime.now(timezone.utc)
+        erasure = f"{now.strftime('%Y%m%dT%H%M%S')}-{hashlib.sha256(','.join(sorted(ids)).encode()).hexdigest()[:8]}"
+        at = now.isoformat()
     ledger = RecordLedger(stores.lineage)
     with tempfile.TemporaryDirectory(prefix="lepton-erase-", dir=stores.home) as tmp:
         tmp = Path(tmp)
         trees = _unpack_archives(stores, tmp / "archives")
-        found = {rid: r for rid, r in ingested(stores.work).items() if rid in ids}
-        in_archives = {a: {rid: r for rid, r in ingested(tree).items() if rid in ids} for a, tree in trees.items()}
+        here = _places(stores.work, ids)
+        in_archives = {a: _places(tree, ids) for a, tree in trees.items()}
+        everywhere: dict[tuple[str, str], set[str]] = {}
+        for places in (here, *in_archives.values()):
+            for where, rids in places.items():
+                everywhere.setdefault(where, set()).update(rids)
+        known = set().union(*everywhere.values())
         reach = {rid: downstream_of_record(stores.lineage, ledger, rid) for rid in ids}
-        unknown = sorted(rid for rid in ids if rid not in found and not reach[rid]["dataset_versions"]
-                         and not any(rid in f for f in in_archives.values()))
-        if unknown:
-            raise ErasureError(f"record {unknown[0]} is in no ingested batch, archive or dataset version"
+        unknown = sorted(rid for rid in ids if rid not in known and not reach[rid]["dataset_versions"])
+        if unknown and not resumed:
+            raise ErasureError(f"record {unknown[0]} is in no ingested batch, quarantine, archive or dataset version"
                                + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+        # quarantined lines are sealed under one key: when one goes, every other is sealed
+        # again under a new key and the old key is destroyed, so no earlier copy can be read
+        rekey = any(e.get("record_id") in ids for tree in (stores.work, *trees.values()) for _, e in quarantined(tree))
 
         # 1. plan and check every plaintext rewrite before anything irreversible happens
-        rewrites = planned_rewrites(stores.work, ids)
-        everywhere = {**{rid: r for f in in_archives.values() for rid, r in f.items()}, **found}
+        rewrites = planned_rewrites(stores.work, ids, quarantine=not rekey)
         landing_rewrites, landing_files = _landing_rewrites(stores, everywhere)
-        source_rewrites = _copy_rewrites(stores, stores.work, found) + landing_rewrites
-        archive_rewrites = {a: planned_rewrites(tree, ids) + _copy_rewrites(stores, tree, in_archives[a])
-                            for a, tree in trees.items()}
+        source_rewrites = _copy_rewrites(stores, stores.work, here) + landing_rewrites
+        archive_rewrites = {a: planned_rewrites(tree, ids, quarantine=not rekey)
+                            + _copy_rewrites(stores, tree, in_archives[a]) for a, tree in trees.items()}
         holding = _datasets_holding(stores, ids, ledger)
 
-        # 2. successors without the records, then the old keys destroyed
-        replaced, hmacs, destroyed = {}, {}, []
-        for name, versions in holding.items():
-            replaced[name], h, keys = _replace_versions(stores, name, versions, ids, erasure, ledger, tmp)
-            hmacs.update(h)
-            destroyed += keys
-        archives: list[dict] = []
+        if not resumed:
+            journal.record("started", erasure=erasure, at=at, records=sorted(ids), actor=actor)
+        # 2. Label Studio first, the first change: a task left there comes back with the next sync
+        journal.record("label_studio", tasks=_delete_tasks(stores, ids, {batch for batch, _ in everywhere}))
+        old_quarantine_key = None
+        if rekey:  # every line that stays must decrypt before its key is rotated
+            old = _quarantine_cipher(stores)
+
+            def readable(subj: str, token: str) -> str:
+                old.decrypt(subj, token)
+                return token
+            for tree in (stores.work, *trees.values()):
+                for p in quarantine_files(tree):
+                    quarantine_rekeyed(p, ids, readable)
+
+        # 3. successors without the records, then the old keys destroyed
+        if not journal.has("datasets"):
+            replaced, hmacs, keys = {}, {}, []
+            for name, versions in holding.items():
+                replaced[name], h, destroyed_here = _replace_versions(stores, name, versions, ids, erasure, ledger,
+                                                                      tmp)
+                hmacs.update(h)
+                keys += destroyed_here
+            journal.record("datasets", replaced=replaced, record_hmacs=hmacs, keys_destroyed=keys)
+        if rekey:
+            old_quarantine_key, new_quarantine_key, _ = stores.keyring.rotate_data_key(QUARANTINE_PURPOSE)
+            new = _quarantine_cipher(stores)
+
+            def reseal(subj: str, token: str) -> str:
+                return new.encrypt(subj, old.decrypt(subj, token))
+            rewrites += [quarantine_rekeyed(p, ids, reseal) for p in quarantine_files(stores.work)]
+            for a, tree in trees.items():
+                archive_rewrites[a] += [quarantine_rekeyed(p, ids, reseal) for p in quarantine_files(tree)]
         if any(archive_rewrites.values()):
             archives, keys = _rewrite_archives(stores, trees, archive_rewrites, tmp)
-            destroyed += keys
+            journal.record("archives", files=archives, keys_destroyed=keys)
 
-    # 3. the plaintext copies, and the landing zone's files registered as already seen
+    # 4. the plaintext copies, and the landing zone's files registered as already seen
     for rw in rewrites + source_rewrites:
         rw.apply()
     registry = BatchRegistry.in_workspace(stores.home)
     for f in landing_files:
         registry.register(f, stores.landing_url)
-
-    # 4. Label Studio: the tasks go with their annotations and predictions
-    ls_deleted = []
-    if stores.studio is not None and stores.ls_project:
-        project = stores.studio.find_project(stores.ls_project)
-        if project is not None:
-            for task in stores.studio.tasks_of_records(project, ids):
-                stores.studio.delete_task(task)
-                ls_deleted.append(task)
+    if old_quarantine_key is not None:  # every copy sealed under it goes now
+        stores.keyring.destroy(old_quarantine_key)
+    journal.record("files", files=[rw.to_dict(stores.home) for rw in rewrites + source_rewrites],
+                   keys_destroyed=[old_quarantine_key] if old_quarantine_key else [])
 
     # 5. models trained on the records, and the tombstone
     models = sorted({m["node"] for d in reach.values() for m in d["model_versions"]})
@@ -274,14 +420,18 @@ def erase(stores: ErasureStores, record_ids: list[str], actor: str, retrain: boo
         if stores.mlflow is not None and name == stores.mlflow.model_name:
             stores.mlflow.taint(int(version), erasure)
         tainted.append(node)
-    home = stores.home
+    datasets = journal.first("datasets")
+    replaced = datasets["replaced"]
+    destroyed = journal.all("keys_destroyed")
+    files = journal.all("files")
+    ls_deleted = journal.all("tasks")
     tombstone = {
-        "erasure": erasure, "at": now.isoformat(), "actor": actor, "records": sorted(ids),
-        "record_hmacs": dict(sorted(hmacs.items())),
+        "erasure": erasure, "at": at, "actor": actor, "records": sorted(ids),
+        "record_hmacs": dict(sorted(datasets["record_hmacs"].items())),
         "held_in": {rid: [v["node"] for v in reach[rid]["dataset_versions"]] for rid in sorted(ids)},
         "dataset_versions_replaced": replaced, "data_keys_destroyed": destroyed,
-        "files_rewritten": [rw.to_dict(home) for rw in rewrites + source_rewrites] + archives,
-        "label_studio_tasks_deleted": ls_deleted, "model_versions_tainted": tainted, "retrain": retrain,
+        "files_rewritten": files, "label_studio_tasks_deleted": ls_deleted, "model_versions_tainted": tainted,
+        "retrain": retrain, "resumed": resumed,
     }
     node = stores.lineage.add_node("erasure", erasure, **tombstone)
     for rid in sorted(ids):
@@ -300,6 +450,39 @@ def erase(stores: ErasureStores, record_ids: list[str], actor: str, retrain: boo
     stores.audit.append("governance.erase", f"erasure:{erasure}", actor=actor, records=sorted(ids),
                         data_keys_destroyed=destroyed, model_versions_tainted=tainted,
                         dataset_versions=[p["new"] for ps in replaced.values() for p in ps],
-                        files_rewritten=len(rewrites) + len(source_rewrites),
-                        label_studio_tasks_deleted=len(ls_deleted), retrain=retrain)
+                        files_rewritten=len(files), label_studio_tasks_deleted=len(ls_deleted), retrain=retrain,
+                        resumed=resumed)
+    journal.record("tombstone", erasure=erasure)
     return tombstone
+
+
+class Journal:
+    """One erasure's steps as JSON lines, each written (and synced to disk) when the step is
+    done, so a re-run knows where the last one stopped and the tombstone can say everything
+    every attempt did."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def entries(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+    def has(self, step: str) -> bool:
+        return any(e["step"] == step for e in self.entries())
+
+    def first(self, step: str) -> dict:
+        return next(e for e in self.entries() if e["step"] == step)
+
+    def all(self, field: str) -> list:
+        """`field`'s lists from every entry, joined: what all attempts did."""
+        return [x for e in self.entries() for x in e.get(field, [])]
+
+    def record(self, step: str, **details) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"step": step, "done_at": datetime.now(timezone.utc).isoformat(), **details},
+                                sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import orjson
 
-from lepton.corpus.quarantine import Rejection
+from lepton.corpus.quarantine import Rejection, subject
 from lepton.corpus.textio import format_suffix
-from lepton.workspace import RECORD_STAGES, WorkTree
+from lepton.workspace import CLEAN, QUARANTINE, RAW, RECORD_STAGES, WorkTree
 
 
 class PurgeError(Exception):
@@ -92,15 +92,41 @@ def report_without(path: Path, ids: frozenset[str]) -> Rewrite | None:
         if removed else None
 
 
+def quarantine_files(work: WorkTree) -> list[Path]:
+    return [p for stage in (RAW, CLEAN) for p in work.stage_files(stage, QUARANTINE)]
+
+
 def record_files(work: WorkTree) -> Iterable[Path]:
     for stage in RECORD_STAGES:
         yield from work.stage_files(stage, "*.jsonl")
     yield from sorted(work.annotations.glob("*/annotations.jsonl"))
 
 
-def planned_rewrites(work: WorkTree, ids: frozenset[str]) -> list[Rewrite]:
-    """Every workspace file (other than source copies) that holds an erased record."""
-    out = [jsonl_without(p, ids) for p in record_files(work)]
+def quarantine_rekeyed(path: Path, ids: frozenset[str], reseal: Callable[[str, str], str]) -> Rewrite:
+    """A quarantine file without the erased records' lines, every other line's raw text
+    sealed again by `reseal(subject, token) -> token` (decrypted under the old quarantine key,
+    encrypted under its successor), so the old key can be destroyed and with it every copy
+    of the erased lines made before (backups, exports of the file)."""
+    data = path.read_bytes()
+    kept, removed = [], 0
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        entry = orjson.loads(line)
+        if entry.get("record_id") in ids:
+            removed += 1
+            continue
+        if "raw_encrypted" in entry:
+            entry["raw_encrypted"] = reseal(subject(entry["source"], entry["line"]), entry["raw_encrypted"])
+        kept.append(json.dumps(entry, ensure_ascii=False) + "\n")
+    return Rewrite(path, _sha(data), "".join(kept).encode(), removed)
+
+
+def planned_rewrites(work: WorkTree, ids: frozenset[str], quarantine: bool = True) -> list[Rewrite]:
+    """Every workspace file (other than source copies) that holds an erased record; without
+    the quarantine files when `quarantine` is False (the caller re-keys them)."""
+    skip = set() if quarantine else set(quarantine_files(work))
+    out = [jsonl_without(p, ids) for p in record_files(work) if p not in skip]
     out += [snapshot_without(p, ids) for p in sorted(work.annotation_snapshots.glob("*.json"))]
     out += [report_without(p, ids) for p in sorted(work.annotations.glob("*/report.json"))]
     return [r for r in out if r is not None]
@@ -108,21 +134,23 @@ def planned_rewrites(work: WorkTree, ids: frozenset[str]) -> list[Rewrite]:
 
 
 
-def source_without(path: Path, source: str, erased_lines: set[int], reader: Callable) -> Rewrite:
-    """A source file with the lines of the erased records (each from its first line up to
-    the next record's first line) replaced by empty lines, so every other record keeps its
-    line number. Checked by reading the new file back with the format's reader."""
+def source_without(path: Path, source: str, erased: set[str], reader: Callable) -> Rewrite:
+    """A source file with the lines of the erased records replaced by empty lines, so every
+    other record keeps its line number. Each item read from the file (a record, or a line
+    its reader refused) whose id is erased goes from its first line up to the next item's
+    first line: exact duplicates of a record go with it. Checked by reading the new file
+    back with the format's reader: every other record must come back, and nothing erased."""
     def items(p: Path) -> list:
         return list(reader(p, source))
 
     before = items(path)
     starts = sorted({item.line for item in before})
-    ids_before = {item.record_id for item in before if not isinstance(item, Rejection)}
-    erased_ids = {item.record_id for item in before
-                  if not isinstance(item, Rejection) and item.line in erased_lines}
-    if len(erased_ids) != len(erased_lines):
-        raise PurgeError(f"{path}: found {len(erased_ids)} of the {len(erased_lines)} erased records at their lines "
-                         f"{sorted(erased_lines)}; the file no longer matches its ingestion")
+    here = {item.record_id for item in before}
+    if not erased <= here:
+        raise PurgeError(f"{path}: {len(erased - here)} of the {len(erased)} erased records are not in it; "
+                         "the file no longer matches its ingestion")
+    records_before = {item.record_id for item in before if not isinstance(item, Rejection)}
+    erased_lines = sorted({item.line for item in before if item.record_id in erased and item.line >= 1})
     raw = path.read_bytes()
     gz = path.suffix.lower() == ".gz"
     lines = (gzip.decompress(raw) if gz else raw).splitlines(keepends=True)
@@ -136,9 +164,12 @@ def source_without(path: Path, source: str, erased_lines: set[int], reader: Call
     with tempfile.TemporaryDirectory(prefix="lepton-erase-") as tmp:
         check = Path(tmp) / path.name
         check.write_bytes(gzip.compress(content, mtime=0) if gz else content)
-        after = {item.record_id for item in items(check) if not isinstance(item, Rejection)}
-    if after != ids_before - erased_ids:
+        after = items(check)
+    records_after = {item.record_id for item in after if not isinstance(item, Rejection)}
+    left = {item.record_id for item in after} & erased
+    if records_after != records_before - erased or left:
         raise PurgeError(f"{path}: blanking the erased records' lines changes other records "
-                         f"({len(ids_before - erased_ids - after)} lost, {len(after - ids_before)} new); "
+                         f"({len(records_before - erased - records_after)} lost, "
+                         f"{len(records_after - records_before)} new, {len(left)} erased left); "
                          f"this {format_suffix(path)} file cannot be erased in place")
-    return Rewrite(path, _sha(raw), gzip.compress(content, mtime=0) if gz else content, len(erased_ids))
+    return Rewrite(path, _sha(raw), gzip.compress(content, mtime=0) if gz else content, len(erased_lines))

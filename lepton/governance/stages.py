@@ -74,7 +74,8 @@ def clean_batch(in_path: Path, out_path: Path, quarantine_path: Path, max_chars:
             if problem:
                 # stored as a JSONL line, so a fixed record can go back through `quarantine reprocess`
                 raw = json.dumps({"text": doc["text"], "spans": doc["spans"]}, ensure_ascii=False)
-                quarantine.write(Rejection(doc["source"], doc["line"], problem[0], problem[1], raw=raw))
+                quarantine.write(Rejection(doc["source"], doc["line"], problem[0], problem[1], raw=raw,
+                                           record_id=doc["record_id"]))
                 report.quarantined += 1
                 report.counts[problem[0]] += 1
                 continue

@@ -134,7 +134,15 @@ class MlflowStore:
         run = client.get_run(mv.run_id)
         return {"name": self.model_name, "version": int(mv.version), "run_id": mv.run_id,
                 "test_f1": run.data.metrics.get("test_f1"), "labels": _labels(client, mv),
-                "label_schema_version": mv.tags.get("label_schema_version")}
+                "label_schema_version": mv.tags.get("label_schema_version"),
+                "tainted_by": mv.tags.get("tainted_by") if mv.tags.get("tainted") == "true" else None}
+
+    def working_champion(self) -> dict | None:
+        """The champion the pipeline may use on new text (pre-annotations, person-name
+        detection): none while it is tainted, since it was trained on erased records and may
+        reproduce them; the alias itself stays until a retrained version takes it."""
+        champ = self.champion()
+        return None if champ is None or champ["tainted_by"] else champ
 
     def load_champion_ner(self):
         """The champion's transformers model and tokenizer, for pre-annotations with token
