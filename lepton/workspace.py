@@ -16,6 +16,7 @@ them; being here, below both governance and lineage, neither package imports the
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +174,13 @@ class Layout:
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
+
+
+def private_files() -> None:
+    """The workspace holds personal data and keys: whatever the shell's umask, what this
+    process creates is its owner's only (folders 0700, files 0600). Called where a process
+    starts working on the workspace: the `lepton` command and the code location's load."""
+    os.umask(0o077)
 
 
 def stage_docs(work: WorkTree, stage: str) -> Iterator[tuple[str, dict]]:

@@ -11,6 +11,7 @@
 # (default 8089), LS_VENV (default .ls-venv). The admin token is created on first start and
 # kept in $LS_HOME/token with mode 0600; the pipeline reads it from LABEL_STUDIO_API_KEY.
 set -euo pipefail
+umask 077  # its data folder holds the tasks' text and the admin token
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 LEPTON_HOME="${LEPTON_HOME:-$ROOT/.lepton}"
 LS_HOME="${LS_HOME:-$LEPTON_HOME/label-studio}"

@@ -18,7 +18,11 @@ pytestmark = pytest.mark.slow
 
 def _run(args, env, timeout=600):
     return subprocess.run([str(BIN / args[0]), *args[1:]], cwd=REPO, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, preexec_fn=_shell_umask)
+
+
+def _shell_umask() -> None:
+    os.umask(0o022)  # a usual shell's: what Lepton writes must be private all the same
 
 
 def test_dagster_asset_materialize_from_the_shell(studio_env):
@@ -27,7 +31,7 @@ def test_dagster_asset_materialize_from_the_shell(studio_env):
     assert "wrote 120 documents" in out.stdout and "wrote 30 documents" in out.stdout
 
     keys = subprocess.run([sys.executable, "-m", "pipelines.batches", "register"], cwd=REPO, text=True,
-                          capture_output=True, env={**os.environ, **studio_env}).stdout.split()
+                          capture_output=True, env={**os.environ, **studio_env}, preexec_fn=_shell_umask).stdout.split()
     assert len(keys) == 2
     for key in keys:
         run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--partition", key,
@@ -69,11 +73,26 @@ def test_dagster_asset_materialize_from_the_shell(studio_env):
     missing = _run(["lepton", "lineage", "show", "lepton-ner/9"], studio_env)
     assert missing.returncode != 0 and "no lineage node" in missing.stderr
 
+    # the workspace is its owner's only: folders 0700, files 0600 (DVC makes its cache and
+    # remote files read-only, 0444: they hold ciphertext only). The Dagster command writes its
+    # install id and its own log before it loads the code location: those follow the shell.
+    home = Path(studio_env["LEPTON_HOME"])
+    dvc_store = (home / "dvc" / "repo" / ".dvc" / "cache", home / "dvc" / "remote")
+    dagster_own = (home / "dagster" / ".telemetry", home / "dagster" / "logs")
+    made = [p for p in home.rglob("*") if p != home / "dagster"  # the test made that one
+            and not any(p.is_relative_to(d) for d in dagster_own)]
+
+    def dvc_read_only(p: Path) -> bool:
+        return p.is_file() and any(p.is_relative_to(d) for d in dvc_store) and p.stat().st_mode & 0o777 == 0o444
+    loose = {str(p.relative_to(home)): oct(p.stat().st_mode & 0o777) for p in made
+             if p.stat().st_mode & 0o077 and not dvc_read_only(p)}
+    assert len(made) > 50 and loose == {}
+
 
 def _materialize_annotations(env) -> str:
     """What the annotation sync sensor does, from the shell: pull a snapshot, run its partition."""
     pulled = subprocess.run([sys.executable, "-m", "pipelines.annotation_sync", "pull"], cwd=REPO, text=True,
-                            capture_output=True, env={**os.environ, **env})
+                            capture_output=True, env={**os.environ, **env}, preexec_fn=_shell_umask)
     assert pulled.returncode == 0, pulled.stderr[-3000:]
     snapshot = pulled.stdout.split()[-1]
     run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--partition", snapshot,
@@ -141,3 +160,4 @@ def test_the_demo_command_runs_the_loop_with_the_scripted_annotator(studio_env):
                      r"(\d+) disagreements", out.stdout)
     assert done and int(done.group(2)) > 0 and int(done.group(4)) > 0
     assert "annotation snapshot" in out.stdout and "Registered model: lepton-ner version 1" in out.stdout
+

@@ -112,8 +112,8 @@ def test_kek_rotation_rewraps_keys_only(env):
     manifest, v1, _ = _build(store, ring, records)
     before = {p.name: p.read_bytes() for p in (store.repo_dir / "datasets" / "ner").iterdir()}
     assert ring.rotate_kek(OTHER_KEK) == 1
-    with pytest.raises(KeyringError, match="not the current master key"):
-        Keyring(ring.path, KEK).unwrap(manifest["key_id"])
+    with pytest.raises(KeyringError, match="not the loaded master key"):
+        Keyring(ring.path, KEK)
     rotated = Keyring(ring.path, OTHER_KEK)
     _, v2, t2 = _build(store, rotated, records)
     after = {p.name: p.read_bytes() for p in (store.repo_dir / "datasets" / "ner").iterdir()}
@@ -182,3 +182,15 @@ def test_dvc_steps_are_serialised_by_a_pool_of_one():
     assert dataset_version.op.pool == "dvc"
     for cfg in ("dagster.yaml", "dagster.local.yaml"):
         assert yaml.safe_load((REPO / "deploy" / cfg).read_text())["concurrency"]["pools"]["default_limit"] == 1
+
+
+@pytest.mark.parametrize("version", ["../..", "..", "a/b", "0" * 31, "Z" * 32, "0" * 32 + "/.."])
+def test_a_version_is_a_directory_hash_and_never_a_path(env, version):
+    """A version string reaches DVC's restore folder and its clean-up: `../..` removed the
+    DVC folder's parent once. Only a 32-hex-digit DVC directory hash is taken."""
+    store, _, tmp = env
+    sentinel = store.repo_dir.parent / "keep-me"
+    sentinel.write_text("x")
+    with pytest.raises(ValueError, match="32 hex digits"):
+        store.fetch_directory(version, tmp / "out")
+    assert sentinel.exists() and not (tmp / "out").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lepton.corpus.landing import BatchRegistry, ChangedSinceRegistration
+from lepton.corpus.landing import BatchRegistry, ChangedSinceRegistration, scan
 from lepton.settings import Settings
 from pipelines.batches import landing_sensor
 from pipelines.definitions import build_definitions
@@ -98,3 +98,21 @@ def test_sensor_runs_and_a_cli_backfill_through_the_daemon(studio_env, tmp_path)
                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr[-2000:]
         wait_for(runs, lambda rs: len([r for r in rs if r[3] and r[1] == "SUCCESS"]) == 2, "the backfill's runs")
+
+
+def test_symlinks_in_the_landing_folder_are_not_followed(tmp_path, caplog):
+    """A link in the landing folder could make ingestion copy any file the pipeline can read
+    (a key file, another team's data) into the workspace and Label Studio."""
+    landing = tmp_path / "landing"
+    (landing / "sub").mkdir(parents=True)
+    (landing / "real.jsonl").write_text('{"text": "Ana is here."}\n')
+    secret = tmp_path / "elsewhere"
+    (secret / "dir").mkdir(parents=True)
+    (secret / "master.key").write_text("not for the pipeline\n")
+    (secret / "dir" / "more.jsonl").write_text('{"text": "Bob is there."}\n')
+    (landing / "linked.jsonl").symlink_to(secret / "master.key")
+    (landing / "sub" / "linked-dir").symlink_to(secret / "dir")
+    with caplog.at_level("WARNING"):
+        found = scan(str(landing), {})
+    assert [f.source for f in found] == ["real.jsonl"]
+    assert "linked.jsonl" in caplog.text and "symbolic link" in caplog.text

@@ -12,11 +12,13 @@ from lepton.cli.keys import keys
 from lepton.cli.lineage import lineage, report, reproduce_cmd
 from lepton.cli.train import train_cmd
 from lepton.cli.validation import validation
+from lepton.workspace import private_files
 
 
 @click.group()
 def main() -> None:
     """Lepton: a governed NER data-and-model pipeline."""
+    private_files()
 
 
 for command in (sample, dataset, quarantine_cmd, keys, audit, governance, annotations, lineage, report, validation, train_cmd, reproduce_cmd, demo):

@@ -58,7 +58,10 @@ def dataset_restore(version: str, target: Path) -> None:
     if target.exists() and any(target.iterdir()):
         raise click.ClickException(f"{target} is not empty")
     with tempfile.TemporaryDirectory(prefix="lepton-restore-", dir=s.home) as tmp:
-        fetched = dvc_for(s).fetch_directory(version.removesuffix(".dir"), Path(tmp) / "ciphertext")
+        try:
+            fetched = dvc_for(s).fetch_directory(version.removesuffix(".dir"), Path(tmp) / "ciphertext")
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
         try:
             manifest = decrypt_verified(fetched, keyring_for(s), target)
         except (DecryptionError, IntegrityError, KeyringError) as exc:

@@ -11,6 +11,7 @@ file cannot alter it.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 from dataclasses import asdict, dataclass
@@ -22,6 +23,8 @@ from upath import UPath
 from lepton.corpus.formats import SIDECARS
 from lepton.hashing import sha256_file
 from lepton.workspace import Layout
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,21 @@ class ChangedSinceRegistration(Exception):
 def scan(landing_url: str, seen: dict[str, str]) -> list[LandingFile]:
     """Files under the landing root whose content is not in `seen` (source -> sha256).
     Hidden files and folders (".partial", ".batches") are skipped: uploads in progress
-    should be written under a dotted name and renamed when complete."""
+    should be written under a dotted name and renamed when complete. Symbolic links are
+    not followed (said, and skipped): one could bring any file the pipeline can read, a
+    key file or another team's data, into the workspace and Label Studio."""
     root = UPath(landing_url)
     if not root.exists():
         return []
     found = []
     for path in sorted(root.rglob("*"), key=lambda p: str(p)):
         rel = path.relative_to(root).as_posix()
-        if any(part.startswith(".") for part in rel.split("/")) or path.name in SIDECARS or not path.is_file():
+        if any(part.startswith(".") for part in rel.split("/")) or path.name in SIDECARS:
+            continue
+        if path.is_symlink():
+            log.warning(f"landing {rel} is a symbolic link; not followed, not ingested")
+            continue
+        if not path.is_file():
             continue
         digest = sha256_file(path)
         if seen.get(rel) != digest:

@@ -68,8 +68,39 @@ def write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def new_master_key_file(key_file: Path) -> None:
-    write_private(Path(key_file), base64.b64encode(secrets.token_bytes(32)))
+def new_master_key_file(key_file: Path) -> bool:
+    """Creates the key file only if there is none: written whole to a private temporary
+    file, then hard-linked into place, which fails when another run made one first (a
+    rename would replace it, and data sealed under the replaced key could never be read).
+    True if this call made it."""
+    key_file = Path(key_file)
+    key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = key_file.with_name(key_file.name + f".{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(base64.b64encode(secrets.token_bytes(32)))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, key_file)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()
+
+
+def _check_private(key_file: Path) -> None:
+    """The key file itself (not a link someone could point elsewhere), this user's, 0600."""
+    st = os.lstat(key_file)
+    if stat.S_ISLNK(st.st_mode):
+        raise KeyringError(f"master key file {key_file} is a symbolic link; set the key file setting to the file itself")
+    if st.st_uid != os.geteuid():
+        raise KeyringError(f"master key file {key_file} is owned by uid {st.st_uid}, not by this user "
+                           f"(uid {os.geteuid()})")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        raise KeyringError(f"master key file {key_file} has mode {oct(mode)}; it must be 0600")
 
 
 def load_master_key(key_file: Path | None, create: bool = True) -> bytes:
@@ -83,14 +114,14 @@ def load_master_key(key_file: Path | None, create: bool = True) -> bytes:
     if key_file is None:
         raise KeyringError(f"no master key: set {MASTER_KEY_ENV} or configure a key file")
     key_file = Path(key_file)
-    if not key_file.exists():
+    if not os.path.lexists(key_file):
         if not create:
             raise KeyringError(f"master key file {key_file} does not exist")
         new_master_key_file(key_file)
-    mode = stat.S_IMODE(key_file.stat().st_mode)
-    if mode & 0o077:
-        raise KeyringError(f"master key file {key_file} has mode {oct(mode)}; it must be 0600")
-    key = base64.b64decode(key_file.read_bytes().strip())
+    _check_private(key_file)
+    fd = os.open(key_file, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        key = base64.b64decode(fh.read().strip())
     if len(key) != 32:
         raise KeyringError(f"master key file {key_file} does not hold a 32-byte key")
     return key
@@ -108,6 +139,10 @@ class Keyring:
         self.path = Path(path)
         self.master = LocalMasterKey(master) if isinstance(master, bytes) else master
         self._entries: dict[str, dict] = self._read()
+        others = sorted({e["kek_id"] for e in self._entries.values() if e["state"] != DESTROYED} - {self.kek_id})
+        if others:  # refused now, before a key could be added under the wrong master key
+            raise KeyringError(f"keyring {self.path} holds data keys wrapped under master key {others[0]}, "
+                               f"not the loaded master key {self.kek_id}")
 
     def _read(self) -> dict[str, dict]:
         return json.loads(self.path.read_text()) if self.path.exists() else {}

@@ -13,12 +13,15 @@ import contextlib
 import io
 import json
 import logging
+import re
 import shutil
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
+
+DIR_HASH = re.compile(r"[0-9a-f]{32}")  # what DVC names a directory version by (md5, without ".dir")
 
 
 class DvcStore:
@@ -68,7 +71,10 @@ class DvcStore:
 
     def fetch_directory(self, md5: str, target: Path) -> Path:
         """Pulls the directory with DVC hash `md5` (without ".dir") from the cache or the
-        remote into `target`, which must not exist yet."""
+        remote into `target`, which must not exist yet. The hash names files and a folder the
+        clean-up removes, so anything but 32 hex digits is refused before it is used."""
+        if not DIR_HASH.fullmatch(md5):
+            raise ValueError(f"dataset version {md5[:80]!r} is not a DVC directory hash (32 hex digits)")
         target = Path(target)
         if target.exists():
             raise FileExistsError(f"restore target {target} already exists")
