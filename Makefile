@@ -53,11 +53,10 @@ lint: install
 	$(BIN)/mypy
 
 # The tests start their own Label Studio (scripts/label-studio.sh) unless LABEL_STUDIO_URL and
-# LS_HOME name a running one, and drive a headless Chromium for the review pack. One by one by
-# default: `make test PYTEST_WORKERS=2` runs two pytest-xdist workers (a module to each, one
-# shared Label Studio), which is faster but not yet reliable: under load a snapshot pulled
-# right after a push can miss annotations (see bench/RESULTS.md).
-PYTEST_WORKERS ?= 0
+# LS_HOME name a running one, and drive a headless Chromium for the review pack. Two
+# pytest-xdist workers by default (a module to each, one shared Label Studio);
+# `make test PYTEST_WORKERS=0` runs them one by one.
+PYTEST_WORKERS ?= 2
 test: install browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
