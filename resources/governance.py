@@ -3,6 +3,7 @@ from pathlib import Path
 import dagster as dg
 
 from lepton.governance.audit import AuditLog
+from lepton.governance.names import gazetteer_person_detector
 from lepton.governance.pii import PiiDetector
 from lepton.governance.policy import Policy
 
@@ -14,7 +15,6 @@ class GovernanceResource(dg.ConfigurableResource):
     policy_file: str
     audit_log: str
     max_chars: int = 100_000
-    phone_region: str = "GB"
     use_champion_for_persons: bool = True
 
     def policy(self) -> Policy:
@@ -24,4 +24,11 @@ class GovernanceResource(dg.ConfigurableResource):
         return AuditLog(Path(self.audit_log))
 
     def detector(self, person_detector=None) -> PiiDetector:
-        return PiiDetector(default_region=self.phone_region, person_detector=person_detector)
+        """Person names from the given-name dictionary always, and from the champion model
+        (`person_detector`) once there is one."""
+        policy = self.policy()
+        names = gazetteer_person_detector(policy.not_given_names)
+
+        def persons(text: str) -> list:
+            return names(text) + (person_detector(text) if person_detector is not None else [])
+        return PiiDetector(regions=policy.phone_regions, person_detector=persons)

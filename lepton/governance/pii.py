@@ -39,7 +39,8 @@ class Finding:
 EMAIL = re.compile(r"\b[A-Za-z0-9][A-Za-z0-9._%+'-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
-IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+# not inside a longer dotted number (a version string), but a sentence's full stop may follow
+IPV4 = re.compile(r"(?<!\d)(?<!\d\.)(?:\d{1,3}\.){3}\d{1,3}(?!\d)(?!\.\d)")
 IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 NATIONAL_IDS: list[tuple[str, re.Pattern, Callable[[str], bool]]] = [
     ("us.ssn", re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), ssn.is_valid),
@@ -54,10 +55,16 @@ PHONE_CANDIDATE = re.compile(r"(?:\d[\s().\-/]{0,3}){7,}")  # seven digits or mo
 PRIORITY = {"IBAN": 0, "CREDIT_CARD": 1, "NATIONAL_ID": 2, "EMAIL": 3, "IP_ADDRESS": 4, "PHONE": 5, "PERSON": 6}
 
 
+BRACKETS = {"(": ")", "[": "]", "{": "}", "<": ">"}
+
+
 class PiiDetector:
-    def __init__(self, default_region: str = "GB",
+    """`regions`: where phone numbers written in national format are looked for (the
+    policy's `phone_regions`); international numbers (+CC) are found whatever the list."""
+
+    def __init__(self, regions: tuple[str, ...] = ("GB",),
                  person_detector: Callable[[str], list[Finding]] | None = None):
-        self.default_region = default_region
+        self.regions = tuple(regions) or ("GB",)
         self.person_detector = person_detector
 
     def detect(self, text: str) -> list[Finding]:
@@ -100,12 +107,23 @@ class PiiDetector:
                     out.append(Finding("IP_ADDRESS", m.start(), m.end(), "ipaddress.v6", 0.9))
                 except ValueError:
                     pass  # colon-separated hex that is not an address (e.g. a clock time): not PII
-        for match in phonenumbers.PhoneNumberMatcher(text, self.default_region, leniency=phonenumbers.Leniency.VALID):
-            start = match.start
-            if match.raw_string.startswith("(") and ")" not in match.raw_string:
-                start += 1  # "(020 7946 0958)": the bracket belongs to the sentence, not the number
-            out.append(Finding("PHONE", start, match.end, "phonenumbers", 0.9))
+        spans = set()
+        for region in self.regions:
+            for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+                spans.add(_unbracketed(text, match.start, match.end))
+        out += [Finding("PHONE", s, e, "phonenumbers", 0.9) for s, e in sorted(spans)]
         return out
+
+
+def _unbracketed(text: str, start: int, end: int) -> tuple[int, int]:
+    """"[+44 20 7946 0958]", "(020 7946 0958)": a bracket the number does not close (or
+    open) belongs to the sentence, not the number."""
+    while start < end and text[start] in BRACKETS and BRACKETS[text[start]] not in text[start:end]:
+        start += 1
+    while start < end and text[end - 1] in BRACKETS.values() and not any(
+            o in text[start:end] for o, c in BRACKETS.items() if c == text[end - 1]):
+        end -= 1
+    return start, end
 
 
 def _resolve_overlaps(found: list[Finding]) -> list[Finding]:

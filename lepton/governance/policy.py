@@ -24,12 +24,14 @@ class Policy:
     actions: dict[str, str]
     redact_types: frozenset[str]
     retention_days: dict[str, int]
+    phone_regions: tuple[str, ...] = ("GB",)  # where national-format phone numbers are looked for
+    not_given_names: frozenset[str] = frozenset()  # dictionary given names that never start a name
 
     @classmethod
     def load(cls, path: Path) -> "Policy":
         raw = yaml.safe_load(Path(path).read_text())
         known = {"classes", "finding_class", "actions", "redact_types", "retention_days"}
-        if unknown := set(raw) - known:
+        if unknown := set(raw) - known - {"phone_regions", "not_given_names"}:
             raise PolicyError(f"{path}: unknown keys {sorted(unknown)}")
         if missing := known - set(raw):
             raise PolicyError(f"{path}: missing keys {sorted(missing)}")
@@ -44,8 +46,15 @@ class Policy:
         for c, a in raw["actions"].items():
             if a not in ACTIONS:
                 raise PolicyError(f"{path}: actions.{c} is {a!r}, not one of {sorted(ACTIONS)}")
+        regions = tuple(raw.get("phone_regions") or ("GB",))
+        import phonenumbers
+
+        if bad := [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]:
+            raise PolicyError(f"{path}: phone_regions names {bad[0]!r}, not a region libphonenumber knows "
+                              "(ISO 3166 alpha-2, upper case)")
         return cls(classes, dict(raw["finding_class"]), dict(raw["actions"]),
-                   frozenset(raw["redact_types"]), {k: int(v) for k, v in raw["retention_days"].items()})
+                   frozenset(raw["redact_types"]), {k: int(v) for k, v in raw["retention_days"].items()}, regions,
+                   frozenset(raw.get("not_given_names") or ()))
 
     def classify(self, findings: list[Finding]) -> str:
         rank = {c: i for i, c in enumerate(self.classes)}
