@@ -1,10 +1,11 @@
 import dagster as dg
 
 from assets.lineage import CHECK, lineage_graph
+from lepton.governance.audit import ANCHOR, anchor
 from lepton.lineage.store import node_id
 from lepton.tracking.mlflow_store import CHAMPION
 from lepton.validation.gates import not_passed
-from resources import LineageResource, MlflowResource
+from resources import GovernanceResource, LineageResource, MlflowResource
 
 CODE_VERSION = "registry-1"
 
@@ -20,7 +21,7 @@ class LineageIncomplete(Exception):
                 "when its test entity F1 clears the floor in settings.",
 )
 def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow: MlflowResource,
-                     lineage: LineageResource) -> dg.Output[dict]:
+                     lineage: LineageResource, governance: GovernanceResource) -> dg.Output[dict]:
     with lineage.step(context) as step:
         stage = step.stage
         # The blocking lineage_complete check stops this asset within a run; this guard covers
@@ -46,6 +47,9 @@ def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow:
             reg["name"], reg["version"], ner_model["run_id"], test_f1=round(ner_model["test_f1"], 4),
             champion=reg["promoted"], dataset_version=ner_model["dataset_version"],
             label_schema=ner_model["label_schema_version"])
+        # the audit log's head, anchored where a writer of the workspace cannot rewrite it
+        seq, mac = anchor(governance.audit(), lineage.store)
+        mlflow.store().tag_version(reg["version"], ANCHOR, f"{seq}:{mac}")
         if reg["promoted"]:
             stage.add_alias_change(reg["name"], CHAMPION, reg["version"], previous["version"] if previous else None)
         if not reg["promoted"]:
@@ -58,6 +62,7 @@ def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow:
                 "alias": CHAMPION if reg["promoted"] else "(none)",
                 "test_f1": dg.MetadataValue.float(reg["f1"]), "f1_floor": reg["f1_floor"],
                 "model_uri": f"models:/{reg['name']}/{reg['version']}",
+                "audit_anchor": f"entry {seq}: {mac[:16]}",
                 "label_schema_version": ner_model["label_schema_version"],
                 "label_schema_change": schema_change or "none",
                 **step.complete(node),

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lepton.corpus.textio import MAX_RECORD_BYTES
 from lepton.ner.config import default as train_default
 from lepton.packaged import shipped
 from lepton.workspace import Layout
@@ -74,6 +75,7 @@ class Settings:
     conll_unit: str = "auto"          # a CoNLL record per document, per sentence, or as the file says
     tag_names: tuple = ()             # names of integer ner_tags (token/tag JSON lines), in id order
     formats: str = ""                 # more suffixes: ".txt=conll,.data=conll"
+    max_record_bytes: int = MAX_RECORD_BYTES  # a line or record longer is refused as it is read
     ls_project: str = "Lepton NER"
     input_labels: str = "annotations"  # spans that arrive with the input: annotations | predictions | ignore
     min_agreement_f1: float = 0.8
@@ -117,6 +119,7 @@ class Settings:
             conll_unit=_env("LEPTON_CONLL_UNIT", "auto"),
             tag_names=_tag_names(_env("LEPTON_TAG_NAMES", "")),
             formats=_env("LEPTON_FORMATS", ""),
+            max_record_bytes=int(_env("LEPTON_MAX_RECORD_BYTES", str(MAX_RECORD_BYTES))),
             ls_project=_env("LEPTON_LS_PROJECT", "Lepton NER"),
             input_labels=_env("LEPTON_INPUT_LABELS", "annotations"),
             min_agreement_f1=float(_env("LEPTON_MIN_AGREEMENT_F1", "0.8")),

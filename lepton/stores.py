@@ -28,9 +28,11 @@ def mlflow_for(s: Settings):
 
 
 def audit_for(s: Settings):
-    from lepton.governance.audit import AuditLog
+    """Keyed under the master key (made on first use, as the keyring resource makes it)."""
+    from lepton.crypto.keyring import load_master_key
+    from lepton.governance.audit import AuditLog, audit_key
 
-    return AuditLog(s.layout.audit_log)
+    return AuditLog(s.layout.audit_log, audit_key(load_master_key(s.key_file)))
 
 
 def lineage_for(s: Settings):

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from lepton.governance.audit import AuditLog
+from lepton.crypto.keyring import load_master_key
+from lepton.governance.audit import AuditLog, audit_key
 from lepton.governance.names import gazetteer_person_detector
 from lepton.governance.pii import PiiDetector
 from lepton.governance.policy import Policy
@@ -14,6 +15,7 @@ class GovernanceResource(dg.ConfigurableResource):
 
     policy_file: str
     audit_log: str
+    key_file: str  # the master key's file (LEPTON_MASTER_KEY wins): the audit chain's key derives from it
     max_chars: int = 100_000
     use_champion_for_persons: bool = True
 
@@ -21,7 +23,7 @@ class GovernanceResource(dg.ConfigurableResource):
         return Policy.load(Path(self.policy_file))
 
     def audit(self) -> AuditLog:
-        return AuditLog(Path(self.audit_log))
+        return AuditLog(Path(self.audit_log), audit_key(load_master_key(Path(self.key_file))))
 
     def detector(self, person_detector=None) -> PiiDetector:
         """Person names from the given-name dictionary always, and from the champion model

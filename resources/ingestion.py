@@ -1,6 +1,7 @@
 import dagster as dg
 
 from lepton.corpus.formats import ReaderOptions, parse_format_overrides
+from lepton.corpus.textio import MAX_RECORD_BYTES
 
 
 class IngestionResource(dg.ConfigurableResource):
@@ -15,8 +16,9 @@ class IngestionResource(dg.ConfigurableResource):
     conll_unit: str = "auto"
     tag_names: list[str] = []
     formats: str = ""  # ".txt=conll,..."
+    max_record_bytes: int = MAX_RECORD_BYTES  # a line or record longer is refused as it is read
 
     def options(self) -> ReaderOptions:
         return ReaderOptions(self.csv_text_column, self.csv_spans_column or None, self.csv_delimiter,
                              self.text_mode, self.conll_scheme, self.conll_unit, tuple(self.tag_names),
-                             parse_format_overrides(self.formats))
+                             parse_format_overrides(self.formats), self.max_record_bytes)

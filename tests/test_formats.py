@@ -5,6 +5,8 @@ import gzip
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lepton.corpus.ingest import ReaderOptions, ingest_folder, read_records
 
@@ -79,3 +81,88 @@ def test_conll_tags_outside_the_declared_scheme_are_quarantined(tmp_path, scheme
 def test_unknown_format_names_the_file(tmp_path):
     _, _, rej = _ingest(tmp_path, {"a.parquet": b"PAR1"})
     assert rej == {("a.parquet", 0): "file.unknown_format"}
+
+
+HUGE_LIMIT = 64 * 1024
+
+
+def _with_a_huge_record(path, suffix: str) -> None:
+    """Two ordinary records around one of 40x the limit, as the format writes them."""
+    huge, small = "Ana " * (HUGE_LIMIT * 10), ["Ana lives in Oslo.", "Bob works at Acme."]
+    if suffix in (".jsonl", ".jsonl.gz"):
+        body = "".join(json.dumps({"text": t}) + "\n" for t in (small[0], huge, small[1]))
+    elif suffix == ".txt":
+        body = f"{small[0]}\n{huge}\n{small[1]}\n"
+    elif suffix == ".csv":
+        body = "text\n" + "".join(f'"{t}"\n' for t in (small[0], huge, small[1]))
+    else:  # .conll: a sentence of one huge token
+        body = "Ana B-PER\nlives O\n\n" + huge.replace(" ", "") + " O\n\nBob B-PER\nworks O\n"
+    data = body.encode()
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".txt", ".csv", ".conll"])
+def test_a_huge_record_is_refused_as_it_is_read_and_never_held_whole(tmp_path, suffix):
+    """One line of 2.6 MB (or a gzip stream that expands to it) is refused by the limit
+    (setting LEPTON_MAX_RECORD_BYTES) as it is read; the records around it are kept and the
+    ledger balances."""
+    import tracemalloc
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    _with_a_huge_record(landing / f"big{suffix}", suffix)
+    options = ReaderOptions(max_record_bytes=HUGE_LIMIT)
+    path = landing / f"big{suffix}"
+    tracemalloc.start()
+    items = list(options.reader_for(path)(path, path.name))  # the reading alone (not the file's hash)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(items) == 3
+    report = ingest_folder(landing, tmp_path / "records.jsonl", tmp_path / "q.jsonl", options=options)
+    [ledger] = report.files
+    assert ledger.rules == {"record.too_large": 1} and ledger.accepted == 2 and ledger.balanced
+    assert "record.too_large" in (tmp_path / "q.jsonl").read_text()
+    if suffix != ".csv":  # the csv module reads a physical line whole before it can refuse the field
+        assert peak < 20 * HUGE_LIMIT, f"peak {peak} bytes while reading"
+
+
+def test_the_same_text_with_other_spans_is_a_conflict_not_a_duplicate(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    text = "Ana works at Acme."
+    lines = [{"text": text, "spans": [{"start": 0, "end": 3, "label": "PER"}]},
+             {"text": text, "spans": [{"start": 0, "end": 3, "label": "PER"}]},   # the same again
+             {"text": text, "spans": [{"start": 13, "end": 17, "label": "ORG"}]}]  # other spans
+    (landing / "a.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    report = ingest_folder(landing, tmp_path / "records.jsonl", tmp_path / "q.jsonl")
+    [ledger] = report.files
+    assert ledger.accepted == 1 and ledger.rules == {"record.duplicate": 1, "record.conflict": 1}
+    conflict = [json.loads(x) for x in (tmp_path / "q.jsonl").read_text().splitlines()][1]
+    assert conflict["rule"] == "record.conflict" and "line 1" in conflict["detail"]
+
+
+FUZZ_SUFFIXES = [".jsonl", ".jsonl.gz", ".csv", ".tsv", ".txt", ".conll", ".json"]
+hostile = st.one_of(
+    st.binary(max_size=3000),                                             # anything at all
+    st.text(max_size=2000).map(str.encode),                               # any text, any line ends
+    st.integers(1, 5000).map(lambda n: ("[" * n + "]" * n).encode()),      # deep nesting
+    st.integers(1, 5000).map(lambda n: ('{"text": ' * n).encode()),       # deep, unclosed
+    st.tuples(st.integers(0, 200_000), st.sampled_from(['{"text": "', '"', "A", "B-PER "])).map(
+        lambda t: (t[1] + "x" * t[0]).encode()),                          # one huge field
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=hostile, suffix=st.sampled_from(FUZZ_SUFFIXES))
+def test_every_reader_survives_hostile_bytes_and_counts_every_record(tmp_path_factory, data, suffix):
+    """Random bytes, deep nesting and huge fields through every reader: no crash, every record
+    in is counted out as accepted or quarantined."""
+    tmp = tmp_path_factory.mktemp("fuzz")
+    landing = tmp / "landing"
+    landing.mkdir()
+    (landing / f"f{suffix}").write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    report = ingest_folder(landing, tmp / "records.jsonl", tmp / "q.jsonl",
+                           options=ReaderOptions(max_record_bytes=HUGE_LIMIT))
+    [ledger] = report.files
+    assert ledger.balanced and ledger.records_in == ledger.accepted + ledger.quarantined
+    assert len(read_records(tmp / "records.jsonl")) == ledger.accepted

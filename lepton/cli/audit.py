@@ -15,11 +15,21 @@ def audit() -> None:
 
 @audit.command("verify")
 def audit_verify() -> None:
-    """Check the chain and the head: exit 1 naming the first edited, inserted or removed entry."""
-    result = audit_for(Settings.from_env()).verify()
+    """Check the chain, the head and every anchored head (lineage store, model version tags):
+    exit 1 naming the first edited, inserted or removed entry."""
+    from lepton.governance.audit import ANCHOR, anchors
+    from lepton.stores import lineage_for, mlflow_for
+
+    s = Settings.from_env()
+    kept = anchors(lineage_for(s))
+    for value in mlflow_for(s).tag_values(ANCHOR):
+        seq, _, mac = value.partition(":")
+        kept.append((int(seq), mac))
+    result = audit_for(s).verify(anchors=kept)
     if not result.ok:
         raise click.ClickException(f"audit log is NOT intact: {result.problem}")
-    click.echo(f"audit log intact: {result.entries} entries")
+    click.echo(f"audit log intact: {result.entries} entries, {len(kept)} anchored heads match"
+               + (f"; {result.note}" if result.note else ""))
 
 
 @audit.command("show")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lepton.corpus.quarantine import Rejection
 from lepton.corpus.records import Record, Span, record_id
-from lepton.corpus.textio import iter_text_lines
+from lepton.corpus.textio import MAX_RECORD_BYTES, iter_text_lines
 
 TOKEN_RE = re.compile(r"\w+(?:['\-.&]\w+)*|[^\w\s]")
 TAG_RE = re.compile(r"^(O|[BIES]-[A-Za-z_][\w-]*)$")
@@ -106,7 +106,8 @@ def transition_error(prev: str, tag: str, scheme: str) -> str | None:
     return None
 
 
-def read_conll(path: Path, source: str, scheme: str = "iob2", unit: str = "auto") -> Iterator[Record | Rejection]:
+def read_conll(path: Path, source: str, scheme: str = "iob2", unit: str = "auto",
+               max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Record | Rejection]:
     if scheme not in SCHEMES:
         raise ValueError(f"unknown CoNLL tag scheme {scheme!r}; expected one of {SCHEMES}")
     if unit not in UNITS:
@@ -133,7 +134,7 @@ def read_conll(path: Path, source: str, scheme: str = "iob2", unit: str = "auto"
             yield Record(record_id(text, source), source, doc_line, text, tuple(spans))
         tokens, tags, raw_lines, error = [], [], [], None
 
-    for item in iter_text_lines(path, source):
+    for item in iter_text_lines(path, source, max_bytes):
         if isinstance(item, Rejection):
             yield from flush()
             yield item

@@ -24,7 +24,7 @@ from lepton.corpus.conll import read_conll
 from lepton.corpus.delimited import read_csv, read_text
 from lepton.corpus.hf_tokens import read_jsonl_any
 from lepton.corpus.label_studio_export import read_label_studio_export
-from lepton.corpus.textio import format_suffix
+from lepton.corpus.textio import MAX_RECORD_BYTES, format_suffix
 
 SUFFIXES = {
     "jsonl": (".jsonl", ".ndjson"), "conll": (".conll", ".iob", ".bio", ".bioes"), "csv": (".csv",),
@@ -63,12 +63,13 @@ class ReaderOptions:
     conll_unit: str = "auto"  # a record per "document" (-DOCSTART-), per "sentence", or "auto": as the file says
     tag_names: tuple[str, ...] = ()  # names of integer ner_tags, in id order
     formats: dict = field(default_factory=dict, hash=False)  # suffix -> format name, beyond the defaults
+    max_record_bytes: int = MAX_RECORD_BYTES  # a line or record longer is refused as it is read
 
     @classmethod
     def from_settings(cls, s) -> "ReaderOptions":
         """From lepton.settings.Settings: what a command outside Dagster reads with."""
         return cls(s.csv_text_column, s.csv_spans_column or None, ",", s.text_mode, s.conll_scheme, s.conll_unit,
-                   tuple(s.tag_names), parse_format_overrides(s.formats))
+                   tuple(s.tag_names), parse_format_overrides(s.formats), s.max_record_bytes)
 
     def format_of(self, path: Path) -> str | None:
         suffix = format_suffix(Path(path))
@@ -78,13 +79,14 @@ class ReaderOptions:
 
     def reader(self, fmt: str) -> Callable:
         """The reader of a format, taking (path, source)."""
-        csv_args = {"text_column": self.csv_text_column, "spans_column": self.csv_spans_column}
+        limit = self.max_record_bytes
+        csv_args = {"text_column": self.csv_text_column, "spans_column": self.csv_spans_column, "max_bytes": limit}
         readers = {
-            "jsonl": partial(read_jsonl_any, tag_names=self.tag_names, scheme=self.conll_scheme),
-            "conll": partial(read_conll, scheme=self.conll_scheme, unit=self.conll_unit),
+            "jsonl": partial(read_jsonl_any, tag_names=self.tag_names, scheme=self.conll_scheme, max_bytes=limit),
+            "conll": partial(read_conll, scheme=self.conll_scheme, unit=self.conll_unit, max_bytes=limit),
             "csv": partial(read_csv, delimiter=self.csv_delimiter, **csv_args),
             "tsv": partial(read_csv, delimiter="\t", **csv_args),
-            "text": partial(read_text, mode=self.text_mode),
+            "text": partial(read_text, mode=self.text_mode, max_bytes=limit),
             "label-studio": read_label_studio_export,
         }
         if fmt not in readers:

@@ -21,7 +21,7 @@ from lepton.corpus.conll import TAG_RE, tags_to_spans, transition_error
 from lepton.corpus.jsonl import parse_jsonl_line
 from lepton.corpus.quarantine import Rejection
 from lepton.corpus.records import Record, record_id
-from lepton.corpus.textio import iter_text_lines
+from lepton.corpus.textio import MAX_RECORD_BYTES, iter_text_lines
 
 TAGS_FIELDS = ("ner_tags", "tags", "labels")
 
@@ -84,11 +84,11 @@ def parse_token_line(obj: dict, raw: str, source: str, line_no: int, tag_names: 
     return Record(record_id(text, source), source, line_no, text, tuple(spans))
 
 
-def read_jsonl_any(path: Path, source: str, tag_names: tuple[str, ...] = (), scheme: str = "iob2"
-                   ) -> Iterator[Record | Rejection]:
+def read_jsonl_any(path: Path, source: str, tag_names: tuple[str, ...] = (), scheme: str = "iob2",
+                   max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Record | Rejection]:
     """Streams the file; blank lines are skipped and not counted as records."""
     names = tuple(tag_names) or sidecar_tag_names(str(Path(path).resolve().parent))
-    for item in iter_text_lines(path, source):
+    for item in iter_text_lines(path, source, max_bytes):
         if isinstance(item, Rejection):
             yield item
             continue

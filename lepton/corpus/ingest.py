@@ -57,20 +57,28 @@ class IngestReport:
 
 
 class SeenIds:
-    """Record ids seen in this ingestion, on disk: a set in memory would grow with the
-    input, and ingestion must stay flat in memory on gigabyte files."""
+    """Record ids seen in this ingestion, with each one's spans and line, on disk: a set in
+    memory would grow with the input, and ingestion must stay flat in memory on gigabyte files."""
 
     def __init__(self):
         self._db = sqlite3.connect("")  # "" opens a private temporary database on disk
-        self._db.execute("CREATE TABLE seen (id TEXT PRIMARY KEY) WITHOUT ROWID")
+        self._db.execute("CREATE TABLE seen (id TEXT PRIMARY KEY, spans TEXT, line INTEGER) WITHOUT ROWID")
 
-    def add(self, record_id: str) -> bool:
-        """True if the id is new."""
-        return self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (record_id,)).rowcount == 1
+    def add(self, record: Record) -> tuple[str, int] | None:
+        """None if the id is new; else (the spans digest it was first seen with, its line)."""
+        digest = _spans_digest(record)
+        if self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)",
+                            (record.record_id, digest, record.line)).rowcount == 1:
+            return None
+        return self._db.execute("SELECT spans, line FROM seen WHERE id = ?", (record.record_id,)).fetchone()
 
     def close(self) -> None:
         self._db.close()
 
+
+
+def _spans_digest(record: Record) -> str:
+    return orjson.dumps(sorted((s.start, s.end, s.label) for s in record.spans)).decode()
 
 
 def is_data_file(path: Path) -> bool:
@@ -113,10 +121,12 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                     item = Rejection(source, item.line, "record.erased", "an erasure took this record; "
                                      "it is not ingested again and its text is not kept", raw="",
                                      record_id=item.record_id)
-                elif isinstance(item, Record) and not seen.add(item.record_id):
-                    item = Rejection(source, item.line, "record.duplicate",
-                                     f"same text as an earlier record of {source} ({item.record_id})", raw=item.text,
-                                     record_id=item.record_id)
+                elif isinstance(item, Record) and (first := seen.add(item)) is not None:
+                    same = first[0] == _spans_digest(item)
+                    item = Rejection(source, item.line, "record.duplicate" if same else "record.conflict",
+                                     f"same text as line {first[1]} of {source} ({item.record_id})"
+                                     + ("" if same else ", with other spans: which are right is for a person to say"),
+                                     raw=item.text, record_id=item.record_id)
                 if isinstance(item, Rejection):
                     quarantine.write(item)
                     ledger.quarantined += 1

@@ -15,7 +15,7 @@ import orjson
 
 from lepton.corpus.quarantine import Rejection
 from lepton.corpus.records import Record, Span, record_id
-from lepton.corpus.textio import iter_text_lines
+from lepton.corpus.textio import MAX_RECORD_BYTES, iter_text_lines
 
 
 def parse_jsonl_line(raw: str, source: str, line_no: int) -> Record | Rejection:
@@ -54,9 +54,9 @@ def parse_jsonl_line(raw: str, source: str, line_no: int) -> Record | Rejection:
     )
 
 
-def read_jsonl(path: Path, source: str) -> Iterator[Record | Rejection]:
+def read_jsonl(path: Path, source: str, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Record | Rejection]:
     """Streams the file; blank lines are skipped and not counted as records."""
-    for item in iter_text_lines(path, source):
+    for item in iter_text_lines(path, source, max_bytes):
         if isinstance(item, Rejection):
             yield item
             continue

@@ -40,7 +40,7 @@ def parse_task(task, source: str, n: int) -> Record | Rejection:
 
     def reject(rule: str, detail: str) -> Rejection:
         return Rejection(source=source, line=n, rule=rule, detail=f"{where}: {detail}",
-                         raw=orjson.dumps(task).decode() if not isinstance(task, bytes) else "")
+                         raw=_raw(task))
 
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
         return reject("ls.not_task", "expected an object with 'data'")
@@ -67,11 +67,19 @@ def parse_task(task, source: str, n: int) -> Record | Rejection:
     return Record(record_id(text, source), source, n, text, tuple(sorted(spans, key=lambda s: (s.start, s.end))))
 
 
+def _raw(task) -> str:
+    """The task as JSON for the quarantine; empty when it is nested too deeply to write back."""
+    try:
+        return orjson.dumps(task).decode() if not isinstance(task, bytes) else ""
+    except TypeError:
+        return ""
+
+
 def read_label_studio_export(path: Path, source: str) -> Iterator[Record | Rejection]:
     try:
         with open_binary(path) as fh:
             tasks = orjson.loads(fh.read())
-    except (orjson.JSONDecodeError, UnicodeDecodeError, OSError, EOFError) as exc:
+    except (orjson.JSONDecodeError, UnicodeDecodeError, OSError, EOFError, TypeError) as exc:  # TypeError: nesting too deep
         yield Rejection(source, 0, "ls.invalid_json", f"not a Label Studio JSON export ({exc})", raw="")
         return
     if isinstance(tasks, dict):  # a single task exported on its own

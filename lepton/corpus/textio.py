@@ -11,6 +11,9 @@ from typing import BinaryIO
 from lepton.corpus.quarantine import Rejection
 
 BOM = b"\xef\xbb\xbf"
+# The default of setting LEPTON_MAX_RECORD_BYTES: a line (or record) longer is refused as it
+# is read, never held whole. Cleaning refuses documents over 100,000 characters anyway.
+MAX_RECORD_BYTES = 1 << 20
 
 
 def format_suffix(path: Path) -> str:
@@ -26,13 +29,38 @@ def open_binary(path: Path) -> BinaryIO:
     return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")
 
 
-def iter_text_lines(path: Path, source: str) -> Iterator[tuple[int, str] | Rejection]:
-    """(line number, text without its line ending) or a Rejection for an undecodable line.
-    A corrupt gzip stream ends the file with one rejection naming the line it reached."""
+def bounded_lines(fh: BinaryIO, max_bytes: int) -> Iterator[bytes | int]:
+    """The file's lines, or for a line longer than `max_bytes` its length (an int), read in
+    pieces and dropped: one huge line, or a gzip stream that expands to one, never sits in
+    memory whole."""
+    while True:
+        line = fh.readline(max_bytes + 1)
+        if not line:
+            return
+        if len(line) <= max_bytes or line.endswith(b"\n"):  # whole: at most max_bytes and its line end
+            yield line
+            continue
+        size = len(line)
+        while not line.endswith(b"\n"):
+            line = fh.readline(max_bytes)
+            if not line:
+                break
+            size += len(line)
+        yield size
+
+
+def iter_text_lines(path: Path, source: str, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[tuple[int, str] | Rejection]:
+    """(line number, text without its line ending) or a Rejection for an undecodable line or
+    one longer than `max_bytes`. A corrupt gzip stream ends the file with one rejection
+    naming the line it reached."""
     with open_binary(path) as fh:
         line_no = 0
         try:
-            for line_no, raw_bytes in enumerate(fh, start=1):
+            for line_no, raw_bytes in enumerate(bounded_lines(fh, max_bytes), start=1):
+                if isinstance(raw_bytes, int):
+                    yield Rejection(source, line_no, "record.too_large", f"line of {raw_bytes} bytes; the limit is "
+                                    f"{max_bytes} (setting LEPTON_MAX_RECORD_BYTES)", raw="")
+                    continue
                 if line_no == 1 and raw_bytes.startswith(BOM):
                     raw_bytes = raw_bytes[3:]
                 try:

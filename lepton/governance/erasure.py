@@ -34,7 +34,7 @@ from lepton.corpus.quarantine import subject as quarantine_subject
 from lepton.crypto.envelope import encrypt_file
 from lepton.crypto.keyring import DESTROYED, Keyring
 from lepton.datasets.version import decrypt_verified, write_successor
-from lepton.governance.audit import AuditLog
+from lepton.governance.audit import AuditLog, anchor
 from lepton.governance.purge import Rewrite, planned_rewrites, quarantine_files, quarantine_rekeyed, source_without
 from lepton.governance.retention import ARCHIVE_PURPOSE, open_archive
 from lepton.hashing import sha256_file
@@ -452,6 +452,7 @@ def _erase(stores: ErasureStores, ids: frozenset[str], actor: str, retrain: bool
                         dataset_versions=[p["new"] for ps in replaced.values() for p in ps],
                         files_rewritten=len(files), label_studio_tasks_deleted=len(ls_deleted), retrain=retrain,
                         resumed=resumed)
+    anchor(stores.audit, stores.lineage)
     journal.record("tombstone", erasure=erasure)
     return tombstone
 

@@ -114,6 +114,17 @@ class MlflowStore:
         client.set_model_version_tag(self.model_name, str(version), "tainted", "true")
         client.set_model_version_tag(self.model_name, str(version), "tainted_by", erasure)
 
+    def tag_version(self, version: int, tag: str, value: str) -> None:
+        self.client().set_model_version_tag(self.model_name, str(version), tag, value)
+
+    def tag_values(self, tag: str) -> list[str]:
+        """That tag's value on every version of the model that has it (none without a store)."""
+        db = sqlite_path(self.tracking_uri)
+        if db is not None and not db.exists():
+            return []
+        return [mv.tags[tag] for mv in self.client().search_model_versions(f"name='{self.model_name}'")
+                if tag in mv.tags]
+
     def tainted(self, version: int) -> str | None:
         """The erasure that tainted the version, if any."""
         tags = self.client().get_model_version(self.model_name, str(version)).tags
