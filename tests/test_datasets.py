@@ -16,6 +16,7 @@ from lepton.datasets.version import (
     IntegrityError,
     build_dataset,
     decrypt_verified,
+    load_split,
     read_manifest,
     record_line,
     reencrypt_under_new_key,
@@ -194,3 +195,18 @@ def test_a_version_is_a_directory_hash_and_never_a_path(env, version):
     with pytest.raises(ValueError, match="32 hex digits"):
         store.fetch_directory(version, tmp / "out")
     assert sentinel.exists() and not (tmp / "out").exists()
+
+
+def test_training_loads_a_split_only_when_its_manifest_and_records_verify(env):
+    """The trainer reads splits through load_split: an edited manifest (the split's record
+    list, its rows) must stop it as it stops a restore."""
+    store, ring, _ = env
+    manifest, _, _ = _build(store, ring, _records())
+    folder = store.repo_dir / "datasets" / "ner"
+    assert [r.record_id for r in load_split(folder, "train", ring)] == manifest["splits"]["train"]["record_ids"]
+    path = folder / "manifest.json"
+    edited = json.loads(path.read_text())
+    edited["splits"]["train"]["record_ids"][0] = "someone-else"
+    path.write_text(json.dumps(edited))
+    with pytest.raises(IntegrityError, match="manifest MAC"):
+        load_split(folder, "train", ring)

@@ -111,11 +111,8 @@ def read_manifest(dataset_dir: Path) -> dict:
     return json.loads((Path(dataset_dir) / MANIFEST).read_text())
 
 
-def decrypt_verified(dataset_dir: Path, keyring: Keyring, out_dir: Path) -> dict:
-    """Decrypts every split of a dataset directory into `out_dir` after checking, in order:
-    the manifest's MAC, each ciphertext's hash, GCM authentication of every chunk, each
-    record's HMAC, each file's HMAC and the Merkle root. Returns the manifest."""
-    dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
+def _unwrapped(dataset_dir: Path, keyring: Keyring) -> tuple[dict, bytes, bytes]:
+    """(manifest, data key, MAC key) once the manifest's MAC checks out."""
     manifest = read_manifest(dataset_dir)
     try:
         data_key = keyring.unwrap(manifest["key_id"])
@@ -124,28 +121,45 @@ def decrypt_verified(dataset_dir: Path, keyring: Keyring, out_dir: Path) -> dict
     mac_key = _mac_key(data_key)
     if not hmac.compare_digest(_manifest_mac(manifest, mac_key), manifest.get("manifest_mac", "")):
         raise IntegrityError(f"{dataset_dir / MANIFEST}: manifest MAC does not match (edited manifest)")
+    return manifest, data_key, mac_key
+
+
+def _verified_split(dataset_dir: Path, manifest: dict, split: str, data_key: bytes, mac_key: bytes,
+                    plain: Path) -> list[tuple[str, str]]:
+    """Decrypts one split into `plain` after its ciphertext hash, GCM authentication of every
+    chunk, each record's HMAC and the file's HMAC; returns (record id, record HMAC) leaves."""
+    entry = manifest["splits"][split]
+    enc = dataset_dir / entry["file"]
+    if sha256_file(enc) != entry["ciphertext_sha256"]:
+        raise IntegrityError(f"{enc}: ciphertext hash does not match the manifest")
+    decrypt_file(enc, plain, data_key, manifest["dataset"], entry["file"])
+    file_mac = hmac.new(mac_key, digestmod=hashlib.sha256)
+    leaves = []
+    with plain.open("rb") as fh:
+        lines = fh.readlines()
+    if len(lines) != entry["rows"]:
+        raise IntegrityError(f"{enc}: {len(lines)} records, manifest says {entry['rows']}")
+    for i, (line, rid, expected) in enumerate(zip(lines, entry["record_ids"], entry["record_hmacs"])):
+        got = hmac.new(mac_key, line, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(got, expected) or json.loads(line)["record_id"] != rid:
+            raise IntegrityError(f"{enc}: record {i} ({rid}) does not match its HMAC")
+        file_mac.update(line)
+        leaves.append((rid, got))
+    if not hmac.compare_digest(file_mac.hexdigest(), entry["plaintext_hmac"]):
+        raise IntegrityError(f"{enc}: plaintext HMAC does not match the manifest")
+    return leaves
+
+
+def decrypt_verified(dataset_dir: Path, keyring: Keyring, out_dir: Path) -> dict:
+    """Decrypts every split of a dataset directory into `out_dir` after checking, in order:
+    the manifest's MAC, each ciphertext's hash, GCM authentication of every chunk, each
+    record's HMAC, each file's HMAC and the Merkle root. Returns the manifest."""
+    dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
+    manifest, data_key, mac_key = _unwrapped(dataset_dir, keyring)
     out_dir.mkdir(parents=True, exist_ok=True)
     leaves = []
     for split in SPLITS:
-        entry = manifest["splits"][split]
-        enc = dataset_dir / entry["file"]
-        if sha256_file(enc) != entry["ciphertext_sha256"]:
-            raise IntegrityError(f"{enc}: ciphertext hash does not match the manifest")
-        plain = out_dir / f"{split}.jsonl"
-        decrypt_file(enc, plain, data_key, manifest["dataset"], entry["file"])
-        file_mac = hmac.new(mac_key, digestmod=hashlib.sha256)
-        with plain.open("rb") as fh:
-            lines = fh.readlines()
-        if len(lines) != entry["rows"]:
-            raise IntegrityError(f"{enc}: {len(lines)} records, manifest says {entry['rows']}")
-        for i, (line, rid, expected) in enumerate(zip(lines, entry["record_ids"], entry["record_hmacs"])):
-            got = hmac.new(mac_key, line, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(got, expected) or json.loads(line)["record_id"] != rid:
-                raise IntegrityError(f"{enc}: record {i} ({rid}) does not match its HMAC")
-            file_mac.update(line)
-            leaves.append((rid, got))
-        if not hmac.compare_digest(file_mac.hexdigest(), entry["plaintext_hmac"]):
-            raise IntegrityError(f"{enc}: plaintext HMAC does not match the manifest")
+        leaves += _verified_split(dataset_dir, manifest, split, data_key, mac_key, out_dir / f"{split}.jsonl")
     root = merkle_root([leaf(rid, h) for rid, h in sorted(leaves)])
     if root != manifest["merkle_root"]:
         raise IntegrityError(f"{dataset_dir}: Merkle root {root[:16]}… does not match the manifest")
@@ -153,13 +167,13 @@ def decrypt_verified(dataset_dir: Path, keyring: Keyring, out_dir: Path) -> dict
 
 
 def load_split(dataset_dir: Path, split: str, keyring: Keyring) -> list[Record]:
+    """One split's records, checked as a restore checks them (manifest MAC, ciphertext hash,
+    every record's HMAC): the trainer never learns from records the manifest does not vouch for."""
     dataset_dir = Path(dataset_dir)
-    manifest = read_manifest(dataset_dir)
-    entry = manifest["splits"][split]
-    data_key = keyring.unwrap(manifest["key_id"])
+    manifest, data_key, mac_key = _unwrapped(dataset_dir, keyring)
     with tempfile.TemporaryDirectory(prefix="lepton-plain-") as tmp:
         plain = Path(tmp) / "plain.jsonl"
-        decrypt_file(dataset_dir / entry["file"], plain, data_key, manifest["dataset"], entry["file"])
+        _verified_split(dataset_dir, manifest, split, data_key, mac_key, plain)
         with plain.open(encoding="utf-8") as fh:
             return [Record.from_dict(json.loads(line)) for line in fh]
 
