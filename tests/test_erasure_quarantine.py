@@ -92,3 +92,33 @@ def test_erasure_takes_the_subject_out_of_the_quarantine_and_shreds_its_key(work
     kept = landing.read_text().splitlines()
     assert len(kept) == len(LINES)
     assert [i for i, line in enumerate(kept) if line] == [0, 5, 6]
+
+
+def test_erasure_rewrites_a_remote_landing_file_and_says_what_it_could_not(workspace_env, tmp_path, monkeypatch):
+    """A landing zone on an object store (here fsspec's in-memory one, the same code path as
+    s3://) is rewritten like a local one; a landing file changed since it was registered is
+    not, and the tombstone says so and why."""
+    import uuid
+
+    from upath import UPath
+
+    zone = UPath(f"memory://landing-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("LEPTON_LANDING", str(zone))
+    s = Settings.from_env()
+    (zone / "people.jsonl").write_text("".join(line + "\n" for line in LINES))
+    (zone / "later.jsonl").write_text(json.dumps(CANARY) + "\n")
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        keys = register_landing(s, instance)
+        for key in keys:
+            assert dg.materialize([raw_documents, raw_documents_contract, clean_documents], partition_key=key,
+                                  instance=instance, resources=build_resources(s)).success
+    (zone / "later.jsonl").write_text(json.dumps(CANARY) + "\n" + '{"text": "Bob is new here."}\n')
+    res = CliRunner().invoke(cli, ["governance", "erase", "--subject", "quillfeather", "--json"])
+    assert res.exit_code == 0, res.output
+    tomb = json.loads(res.stdout)
+    assert NAME not in (zone / "people.jsonl").read_text()
+    assert (zone / "people.jsonl").read_text().splitlines()[0] == LINES[0]
+    assert NAME in (zone / "later.jsonl").read_text()  # changed since registration: left, and said
+    [skipped] = tomb["landing_not_rewritten"]
+    assert skipped["source"] == "later.jsonl" and "changed since it was registered" in skipped["why"]

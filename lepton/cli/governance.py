@@ -74,4 +74,5 @@ def erase_cmd(records: tuple[str, ...], subject: str | None, retrain: bool | Non
         f"  files rewritten: {len(tomb['files_rewritten'])}; Label Studio tasks deleted: "
         f"{len(tomb['label_studio_tasks_deleted'])}",
         f"  model versions tainted: {', '.join(tomb['model_versions_tainted']) or 'none'}"
-        + ("; retraining requested" if tomb["retrain"] and tomb["model_versions_tainted"] else "")]))
+        + ("; retraining requested" if tomb["retrain"] and tomb["model_versions_tainted"] else ""),
+        *(f"  landing file {f['source']} not rewritten: {f['why']}" for f in tomb["landing_not_rewritten"])]))

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from upath import UPath
+
 from lepton import workspace_lock
 from lepton.corpus.formats import ReaderOptions
 from lepton.corpus.landing import BatchRegistry, LandingFile
@@ -125,24 +127,39 @@ def _copy_rewrites(stores: ErasureStores, work: WorkTree, places: dict[tuple[str
             if (work.stage(SOURCES, batch) / source).exists()]
 
 
-def _landing_rewrites(stores: ErasureStores, places: dict[tuple[str, str], set[str]]
-                      ) -> tuple[list[Rewrite], list[LandingFile]]:
-    """The landing zone's files, where it is a local folder still holding the file as last
-    registered; each is registered again as rewritten, so it is not ingested again."""
-    if "://" in stores.landing_url:
-        return [], []
+def _landing_rewrites(stores: ErasureStores, places: dict[tuple[str, str], set[str]], tmp: Path
+                      ) -> tuple[list[Rewrite], list[LandingFile], list[dict]]:
+    """The landing zone's files (a local folder or an object store), where each still holds
+    the content last registered; each is registered again as rewritten, so it is not
+    ingested again. Returns the rewrites, the files to register, and the files left as they
+    are with the reason (said in the tombstone, never skipped silently)."""
+    zone = UPath(stores.landing_url)
+    remote = "://" in stores.landing_url
     seen = BatchRegistry.in_workspace(stores.home).seen()
     by_source: dict[str, set[str]] = {}
     for (_, source), rids in places.items():
         by_source.setdefault(source, set()).update(rids)
-    rewrites, landing_files = [], []
+    rewrites, landing_files, skipped = [], [], []
     for source, rids in sorted(by_source.items()):
-        landing = Path(stores.landing_url) / source
-        if landing.exists() and sha256_file(landing) == seen.get(source):
-            rw = source_without(landing, source, rids, _reader(stores, source))
-            rewrites.append(rw)
-            landing_files.append(LandingFile(source, hashlib.sha256(rw.content).hexdigest(), len(rw.content)))
-    return rewrites, landing_files
+        landing = zone / source
+        if not landing.exists():
+            skipped.append({"source": source, "why": "no longer in the landing zone"})
+            continue
+        if sha256_file(landing) != seen.get(source):
+            skipped.append({"source": source, "why": "changed since it was registered: its new content is another "
+                                                     "batch, and ingestion refuses the erased records by id"})
+            continue
+        if remote:  # rewritten from a local copy, then written back whole
+            local = tmp / "landing" / source
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(landing.read_bytes())
+            rw = source_without(local, source, rids, _reader(stores, source))
+            rw = Rewrite(landing, rw.before_sha256, rw.content, rw.removed, remote=True)
+        else:
+            rw = source_without(Path(landing), source, rids, _reader(stores, source))
+        rewrites.append(rw)
+        landing_files.append(LandingFile(source, hashlib.sha256(rw.content).hexdigest(), len(rw.content)))
+    return rewrites, landing_files, skipped
 
 
 def _pushed_to(stores: ErasureStores, batches: set[str]) -> set[int]:
@@ -358,7 +375,7 @@ def _erase(stores: ErasureStores, ids: frozenset[str], actor: str, retrain: bool
 
         # 1. plan and check every plaintext rewrite before anything irreversible happens
         rewrites = planned_rewrites(stores.work, ids, quarantine=not rekey)
-        landing_rewrites, landing_files = _landing_rewrites(stores, everywhere)
+        landing_rewrites, landing_files, landing_skipped = _landing_rewrites(stores, everywhere, tmp)
         source_rewrites = _copy_rewrites(stores, stores.work, here) + landing_rewrites
         archive_rewrites = {a: planned_rewrites(tree, ids, quarantine=not rekey)
                             + _copy_rewrites(stores, tree, in_archives[a]) for a, tree in trees.items()}
@@ -431,7 +448,7 @@ def _erase(stores: ErasureStores, ids: frozenset[str], actor: str, retrain: bool
         "held_in": {rid: [v["node"] for v in reach[rid]["dataset_versions"]] for rid in sorted(ids)},
         "dataset_versions_replaced": replaced, "data_keys_destroyed": destroyed,
         "files_rewritten": files, "label_studio_tasks_deleted": ls_deleted, "model_versions_tainted": tainted,
-        "retrain": retrain, "resumed": resumed,
+        "retrain": retrain, "resumed": resumed, "landing_not_rewritten": landing_skipped,
     }
     node = stores.lineage.add_node("erasure", erasure, **tombstone)
     for rid in sorted(ids):

@@ -35,6 +35,7 @@ class Rewrite:
     before_sha256: str
     content: bytes
     removed: int
+    remote: bool = False  # a universal-pathlib path on an object store: written whole, in place
 
     def to_dict(self, root: Path) -> dict:
         return {"file": self.path.relative_to(root).as_posix() if self.path.is_relative_to(root) else str(self.path),
@@ -42,7 +43,11 @@ class Rewrite:
                 "removed": self.removed}
 
     def apply(self) -> None:
-        """Atomic, and the old bytes are not left behind in a backup copy."""
+        """Atomic, and the old bytes are not left behind in a backup copy (an object store
+        replaces an object whole)."""
+        if self.remote:
+            self.path.write_bytes(self.content)
+            return
         tmp = self.path.with_name(self.path.name + ".erasing")
         tmp.write_bytes(self.content)
         os.replace(tmp, self.path)
