@@ -58,6 +58,10 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(studio_env, tmp_p
     assert len(before) >= 7, before
     assert any(p.startswith(str(label_studio.home)) for p in before), before
 
+    # the tiny encoder's vocabulary, saved with the model, is built from the training text
+    model_files = [p for p in (s.home / "mlflow").rglob("*") if p.is_file() and "models" in p.parts]
+    assert any(b"quillfeather" in p.read_bytes() for p in model_files)
+
     store = lineage_for(s)
     ledger = RecordLedger(store)
     studio = Studio(label_studio.url, label_studio.token)
@@ -133,6 +137,9 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(studio_env, tmp_p
     assert store.get(erasure).attrs["records"] == [rid]
     mlflow = mlflow_for(s)
     assert mlflow.tainted(1) == tomb["erasure"]
+    # the tainted version's model files (with that vocabulary) are gone; its record stays
+    assert not any(b"quillfeather" in p.read_bytes() for p in (s.home / "mlflow").rglob("*") if p.is_file())
+    assert tomb["model_artifacts_deleted"] == [f"model_version:{s.model_name}/1"]
     from lepton.lineage.completeness import gaps
 
     assert gaps(store, ledger) == []

@@ -431,11 +431,13 @@ def _erase(stores: ErasureStores, ids: frozenset[str], actor: str, retrain: bool
 
     # 5. models trained on the records, and the tombstone
     models = sorted({m["node"] for d in reach.values() for m in d["model_versions"]})
-    tainted = []
+    tainted, deleted = [], []
     for node in models:
         name, version = node.split(":", 1)[1].rsplit("/", 1)
         if stores.mlflow is not None and name == stores.mlflow.model_name:
             stores.mlflow.taint(int(version), erasure)
+            stores.mlflow.delete_model_files(int(version), erasure)
+            deleted.append(node)
         tainted.append(node)
     datasets = journal.first("datasets")
     replaced = datasets["replaced"]
@@ -448,7 +450,8 @@ def _erase(stores: ErasureStores, ids: frozenset[str], actor: str, retrain: bool
         "held_in": {rid: [v["node"] for v in reach[rid]["dataset_versions"]] for rid in sorted(ids)},
         "dataset_versions_replaced": replaced, "data_keys_destroyed": destroyed,
         "files_rewritten": files, "label_studio_tasks_deleted": ls_deleted, "model_versions_tainted": tainted,
-        "retrain": retrain, "resumed": resumed, "landing_not_rewritten": landing_skipped,
+        "model_artifacts_deleted": deleted, "retrain": retrain, "resumed": resumed,
+        "landing_not_rewritten": landing_skipped,
     }
     node = stores.lineage.add_node("erasure", erasure, **tombstone)
     for rid in sorted(ids):

@@ -125,6 +125,19 @@ class MlflowStore:
         return [mv.tags[tag] for mv in self.client().search_model_versions(f"name='{self.model_name}'")
                 if tag in mv.tags]
 
+    def delete_model_files(self, version: int, erasure: str) -> None:
+        """Deletes the version's logged model from the artifact store (local or remote, through
+        MLflow's own artifact repositories): a model trained on erased records can hold their
+        text (the tiny encoder's vocabulary is built from the training text). The registry
+        entry, its metrics, tags and lineage stay, so history still says what it was."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        client = self.client()
+        mv = client.get_model_version(self.model_name, str(version))
+        if mv.model_id:
+            get_artifact_repository(client.get_logged_model(mv.model_id).artifact_location).delete_artifacts()
+        client.set_model_version_tag(self.model_name, str(version), "model_files_deleted_by", erasure)
+
     def tainted(self, version: int) -> str | None:
         """The erasure that tainted the version, if any."""
         tags = self.client().get_model_version(self.model_name, str(version)).tags
