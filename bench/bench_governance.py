@@ -29,14 +29,14 @@ else:
     from lepton.corpus.ingest import ingest_folder
     from lepton.crypto.fields import FieldCipher
     from lepton.crypto.keyring import Keyring
-    from lepton.governance.pii import PiiDetector
+    from lepton.governance.pii import policy_detector
     from lepton.governance.policy import Policy
     from lepton.governance.stages import apply_policy, clean_batch, detect_batch
     cipher = FieldCipher(Keyring(tmp / "keyring.json", bytes(32)), "bench")
+    policy = Policy.load(Path(sys.argv[4]))
     rep = ingest_folder(path.parent, tmp / "raw.jsonl", tmp / "q.jsonl", protect=cipher.encrypt)
     clean_batch(tmp / "raw.jsonl", tmp / "clean.jsonl", tmp / "q2.jsonl", 100_000, protect=cipher.encrypt)
-    detect_batch(tmp / "clean.jsonl", tmp / "pii.jsonl", PiiDetector())
-    policy = Policy.load(Path(sys.argv[4]))
+    detect_batch(tmp / "clean.jsonl", tmp / "pii.jsonl", policy_detector(policy))  # as the pipeline runs it
     apply_policy(tmp / "clean.jsonl", tmp / "pii.jsonl", tmp / "gov.jsonl", policy, cipher)
     n = rep.records_in
 print(json.dumps({"n": n, "seconds": time.perf_counter() - t}))

@@ -4,8 +4,7 @@ import dagster as dg
 
 from lepton.crypto.keyring import load_master_key
 from lepton.governance.audit import AuditLog, audit_key
-from lepton.governance.names import gazetteer_person_detector
-from lepton.governance.pii import PiiDetector
+from lepton.governance.pii import PiiDetector, policy_detector
 from lepton.governance.policy import Policy
 
 
@@ -26,11 +25,4 @@ class GovernanceResource(dg.ConfigurableResource):
         return AuditLog(Path(self.audit_log), audit_key(load_master_key(Path(self.key_file))))
 
     def detector(self, person_detector=None) -> PiiDetector:
-        """Person names from the given-name dictionary always, and from the champion model
-        (`person_detector`) once there is one."""
-        policy = self.policy()
-        names = gazetteer_person_detector(policy.not_given_names)
-
-        def persons(text: str) -> list:
-            return names(text) + (person_detector(text) if person_detector is not None else [])
-        return PiiDetector(regions=policy.phone_regions, person_detector=persons)
+        return policy_detector(self.policy(), person_detector)
