@@ -39,25 +39,23 @@ def _acquire(fd: int, mode: int, wait: float, why: str) -> None:
 
 
 @contextmanager
-def shared(path: Path, wait: float) -> Iterator[None]:
+def _held(path: Path, mode: int, wait: float, why: str) -> Iterator[None]:
+    fd = _open(path)
+    try:
+        _acquire(fd, mode, wait, why)
+        yield
+    finally:
+        os.close(fd)
+
+
+def shared(path: Path, wait: float):
     """Held by a run for its whole execution: many at once, none during an erasure."""
-    fd = _open(path)
-    try:
-        _acquire(fd, fcntl.LOCK_SH, wait, f"an erasure holds the workspace lock {path}; run again when it is done")
-        yield
-    finally:
-        os.close(fd)
+    return _held(path, fcntl.LOCK_SH, wait, f"an erasure holds the workspace lock {path}; run again when it is done")
 
 
-@contextmanager
-def exclusive(path: Path, wait: float) -> Iterator[None]:
+def exclusive(path: Path, wait: float):
     """Held by an erasure: it waits for the runs in flight, and no run starts meanwhile."""
-    fd = _open(path)
-    try:
-        _acquire(fd, fcntl.LOCK_EX, wait, f"runs still hold the workspace lock {path}; erasure waits for them")
-        yield
-    finally:
-        os.close(fd)
+    return _held(path, fcntl.LOCK_EX, wait, f"runs still hold the workspace lock {path}; erasure waits for them")
 
 
 def busy(path: Path) -> bool:
