@@ -1,3 +1,4 @@
+import errno
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -52,9 +53,17 @@ class LineageResource(dg.ConfigurableResource):
             # the exception's kind and where to read it, never its text (it may quote a record)
             step.emit("FAIL", lambda em: em.fail(step.job, context.run.run_id, context.job_name,
                                                  message=f"{kind} in {step.job}; see Dagster run {context.run.run_id}"))
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise DiskFull(f"{step.job}: no space left on a device it writes to"
+                               f"{f' ({exc.filename})' if exc.filename else ''}; free space and run it again "
+                               "(what a failed step wrote is not used)") from exc
             raise
         if not step.completed:
             raise RuntimeError(f"asset {step.job} left its lineage step without step.complete(...)")
+
+
+class DiskFull(OSError):
+    """A step stopped by a full disk, said plainly (the OSError alone names no step)."""
 
 
 class LineageStep:
