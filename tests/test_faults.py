@@ -56,3 +56,41 @@ def test_a_full_disk_stops_ingestion_with_a_clear_error_and_corrupts_nothing(wor
     out = ok.output_for_node("raw_documents")
     assert out["accepted"] + out["quarantined"] == 6000
     assert len(s.layout.work.stage_file(RAW, key).read_text().splitlines()) == out["accepted"]
+
+
+def test_ingestion_killed_mid_write_loses_nothing_on_the_next_run(workspace_env, tmp_path):
+    """kill -9 of `dagster asset materialize` while it writes a batch's records: Dagster holds
+    no materialization of the partition (nothing downstream reads the half-written file), and
+    the same command run again counts every record in as accepted or quarantined."""
+    import os
+    import signal
+    import sys
+    import time
+    from pathlib import Path
+
+    s = Settings.from_env()
+    write_sample(s.landing_dir, 60000, seed=4, conll_share=0.0)
+    with dg.DagsterInstance.get() as instance:  # the workspace's, as the shell's commands find it
+        [key] = register_landing(s, instance)
+    env = {**os.environ, **workspace_env}
+    dagster = str(Path(sys.executable).parent / "dagster")
+    cmd = [dagster, "asset", "materialize", "-m", "pipelines.definitions", "--partition", key, "--select",
+           "raw_documents"]
+    records = s.layout.work.stage_file(RAW, key)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (records.exists() and records.stat().st_size > 100_000):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert records.exists(), "the run was killed before it wrote anything: the fault was not injected"
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_latest_materialization_event(dg.AssetKey("raw_documents")) is None
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("raw_documents"))
+    meta = event.asset_materialization.metadata
+    assert meta["records_in"].value == 60000 == meta["accepted"].value + meta["quarantined"].value
+    assert len(records.read_text().splitlines()) == meta["accepted"].value
