@@ -134,8 +134,13 @@ class MlflowStore:
 
         client = self.client()
         mv = client.get_model_version(self.model_name, str(version))
-        if mv.model_id:
-            get_artifact_repository(client.get_logged_model(mv.model_id).artifact_location).delete_artifacts()
+        # the version names its LoggedModel by id, or only through its source "models:/<id>"
+        model_id = mv.model_id or (mv.source.removeprefix("models:/").split("/")[0]
+                                   if (mv.source or "").startswith("models:/m-") else None)
+        if model_id:
+            get_artifact_repository(client.get_logged_model(model_id).artifact_location).delete_artifacts()
+        else:
+            get_artifact_repository(mv.source).delete_artifacts()
         client.set_model_version_tag(self.model_name, str(version), "model_files_deleted_by", erasure)
 
     def tainted(self, version: int) -> str | None:
