@@ -23,15 +23,10 @@ install: $(VENV)/.installed
 # requirements.lock is the whole environment, installed without resolution: dagster needs
 # antlr4-python3-runtime 4.13 while DVC's hydra-core pins 4.9 (used only by `dvc exp` with
 # hydra configs, which Lepton does not use), so no resolver can produce this set.
-# uv installs the locked set in about 16 s where pip took about 5 minutes here; it reads
-# pip's find-links (where the CPU torch wheel lies) from PIP_FIND_LINKS when that is set.
-UV_VERSION = 0.13.9
-UV = $(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet uv==$(UV_VERSION)
-	$(UV) -r requirements.lock
-	$(UV) -e .
+	$(BIN)/pip install --quiet --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 # Label Studio in its own venv (.ls-venv, from deploy/label-studio.lock), data under
