@@ -43,11 +43,11 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
         records = batch_dir / RECORDS
         quarantine = batch_dir / QUARANTINE
         cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
-        erased = erased_ids(workspace.work)
-        report = ingest_folder(snapshot_dir, records, quarantine, protect=cipher.encrypt, options=ingestion.options(),
+        erased, options = erased_ids(workspace.work), ingestion.options()
+        report = ingest_folder(snapshot_dir, records, quarantine, protect=cipher.encrypt, options=options,
                                labels=labels.schema(), erased=erased)
         refused = sum(f.rules.get("record.erased", 0) for f in report.files)
-        scrubbed = scrub_redelivered(workspace.layout.home, workspace.landing_url, ingestion.options(), batch_id, erased) \
+        scrubbed = scrub_redelivered(workspace.layout.home, workspace.landing_url, options, batch_id, erased) \
             if erased else []
         if refused or scrubbed:
             context.log.warning(f"{refused} erased records delivered again were refused; "

@@ -64,13 +64,15 @@ class SeenIds:
         self._db = sqlite3.connect("")  # "" opens a private temporary database on disk
         self._db.execute("CREATE TABLE seen (id TEXT PRIMARY KEY, spans TEXT, line INTEGER) WITHOUT ROWID")
 
-    def add(self, record: Record) -> tuple[str, int] | None:
-        """None if the id is new; else (the spans digest it was first seen with, its line)."""
+    def add(self, record: Record) -> tuple[bool, int] | None:
+        """None if the id is new; else (whether it came with the same spans, the line it was
+        first seen at)."""
         digest = _spans_digest(record)
         if self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)",
                             (record.record_id, digest, record.line)).rowcount == 1:
             return None
-        return self._db.execute("SELECT spans, line FROM seen WHERE id = ?", (record.record_id,)).fetchone()
+        spans, line = self._db.execute("SELECT spans, line FROM seen WHERE id = ?", (record.record_id,)).fetchone()
+        return spans == digest, line
 
     def close(self) -> None:
         self._db.close()
@@ -122,7 +124,7 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                                      "it is not ingested again and its text is not kept", raw="",
                                      record_id=item.record_id)
                 elif isinstance(item, Record) and (first := seen.add(item)) is not None:
-                    same = first[0] == _spans_digest(item)
+                    same = first[0]
                     item = Rejection(source, item.line, "record.duplicate" if same else "record.conflict",
                                      f"same text as line {first[1]} of {source} ({item.record_id})"
                                      + ("" if same else ", with other spans: which are right is for a person to say"),

@@ -86,14 +86,20 @@ def records_of_subject(stores: "ErasureStores", subject: str) -> list[str]:
     in memory), in the working batches and inside the retention archives (decrypted in a
     temporary folder)."""
     needle = subject.casefold()
-    reveal = _quarantine_cipher(stores).decrypt
+    cipher = None  # opened at the first sealed line: a search must not create a quarantine key
+
+    def raw(entry: dict) -> str:
+        nonlocal cipher
+        if "raw_encrypted" not in entry:
+            return entry.get("raw", "")
+        cipher = cipher or _quarantine_cipher(stores)
+        return cipher.decrypt(quarantine_subject(entry["source"], entry["line"]), entry["raw_encrypted"]).decode()
+
     with tempfile.TemporaryDirectory(prefix="lepton-subject-", dir=stores.home) as tmp:
         trees = [stores.work, *_unpack_archives(stores, Path(tmp)).values()]
         found = {rid for tree in trees for rid, r in ingested(tree).items() if needle in r["text"].casefold()}
-        for tree in trees:
-            found |= {e["record_id"] for _, e in quarantined(tree) if e.get("record_id") and needle in (
-                reveal(quarantine_subject(e["source"], e["line"]), e["raw_encrypted"]).decode() if "raw_encrypted" in e
-                else e.get("raw", "")).casefold()}
+        found |= {e["record_id"] for tree in trees for _, e in quarantined(tree)
+                  if e.get("record_id") and needle in raw(e).casefold()}
         return sorted(found)
 
 
