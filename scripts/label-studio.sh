@@ -24,7 +24,11 @@ URL="http://127.0.0.1:$LS_PORT"
 install() {
   if [[ -f "$LS_VENV/.installed" && "$LS_VENV/.installed" -nt "$ROOT/deploy/label-studio.lock" ]]; then return; fi
   python3 -m venv "$LS_VENV"
-  "$LS_VENV/bin/pip" install --quiet --no-deps -r "$ROOT/deploy/label-studio.lock"
+  # uv: the same locked set, several times faster than pip (find-links from pip's setting),
+  # compiled to bytecode as pip does so that the server's first start does not compile Django
+  "$LS_VENV/bin/pip" install --quiet uv==0.13.9
+  "$LS_VENV/bin/uv" pip install --python "$LS_VENV/bin/python" --quiet --no-deps --compile-bytecode \
+    ${PIP_FIND_LINKS:+--find-links "$PIP_FIND_LINKS"} -r "$ROOT/deploy/label-studio.lock"
   touch "$LS_VENV/.installed"
 }
 
