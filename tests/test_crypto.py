@@ -98,6 +98,44 @@ def test_keyring_stores_only_wrapped_keys_and_refuses_another_kek(tmp_path):
         Keyring(tmp_path / "keyring.json", bytes(32))
 
 
+
+def _swap_wrapped(path, a, b):
+    import json
+    entries = json.loads(path.read_text())
+    entries[a]["wrapped"], entries[b]["wrapped"] = entries[b]["wrapped"], entries[a]["wrapped"]
+    path.write_text(json.dumps(entries))
+
+
+def test_a_wrapped_key_moved_to_another_entry_does_not_unwrap(tmp_path):
+    """Someone who can write the keyring must not make one dataset's entry yield another's
+    key (so that destroying an entry shreds a key other than the one it names)."""
+    path = tmp_path / "keyring.json"
+    ring = Keyring(path, KEY)
+    first, _ = ring.data_key_for("ner")
+    second, _ = ring.data_key_for("quarantine")
+    _swap_wrapped(path, first, second)
+    reopened = Keyring(path, KEY)
+    for key_id in (first, second):
+        with pytest.raises(KeyringError, match=f"{key_id}.*does not belong to this entry"):
+            reopened.unwrap(key_id)
+
+
+def test_keys_wrapped_without_associated_data_are_rewrapped_on_opening(tmp_path):
+    """Keyrings written before wrapped keys were bound to their entry (RFC 3394 key wrap)
+    still open; each live key is re-wrapped with its entry as associated data."""
+    import json
+
+    from cryptography.hazmat.primitives.keywrap import aes_key_wrap
+    path = tmp_path / "keyring.json"
+    data_key = bytes(range(32, 64))
+    path.write_text(json.dumps({"dk-ner-0001": {
+        "dataset": "ner", "kek_id": Keyring(tmp_path / "other.json", KEY).kek_id, "state": "active",
+        "wrapped": base64.b64encode(aes_key_wrap(KEY, data_key)).decode(), "created_at": "2026-01-01"}}))
+    assert Keyring(path, KEY).unwrap("dk-ner-0001") == data_key
+    stored = json.loads(path.read_text())["dk-ner-0001"]
+    assert stored["wrap"] == "aes-gcm-entry"
+    assert Keyring(path, KEY).unwrap("dk-ner-0001") == data_key
+
 SMALL = 64  # a small chunk size makes every boundary case cheap to reach
 
 

@@ -2,8 +2,10 @@
 
 Keys never live in settings or logs: the KEK comes from an environment variable or a
 key file that must be private (0600), behind `MasterKeyProvider` so a KMS can take its
-place. Data keys are stored only wrapped (RFC 3394 AES key wrap), so the keyring file on
-its own is worthless, and rotating the KEK means re-wrapping a few bytes per dataset,
+place. Data keys are stored only wrapped (AES-GCM under a key derived from the master key,
+with the entry's id and dataset as associated data, as a KMS's encryption context would
+be), so the keyring file on its own is worthless and a wrapped key moved to another entry
+does not unwrap: destroying an entry shreds the key it names, no other. Rotating the KEK means re-wrapping a few bytes per dataset,
 never re-encrypting data (ciphertext and DVC hashes stay the same).
 """
 
@@ -20,11 +22,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from filelock import FileLock
 
 MASTER_KEY_ENV = "LEPTON_MASTER_KEY"
 ACTIVE, RETIRED, DESTROYED = "active", "retired", "destroyed"
+# How an entry's key is wrapped; entries without the field predate it (RFC 3394, unbound)
+# and are re-wrapped when the keyring is opened.
+WRAP_BOUND = "aes-gcm-entry"
 
 
 class KeyringError(Exception):
@@ -32,13 +41,18 @@ class KeyringError(Exception):
 
 
 class MasterKeyProvider(Protocol):
-    """What a KMS must offer: an id for the key, and wrap/unwrap of data keys under it."""
+    """What a KMS must offer: an id for the key, and wrap/unwrap of data keys under it with
+    a context (associated data) that unwrapping must be given again."""
 
     key_id: str
 
-    def wrap(self, data_key: bytes) -> bytes: ...
+    def wrap(self, data_key: bytes, context: bytes) -> bytes: ...
 
-    def unwrap(self, wrapped: bytes) -> bytes: ...
+    def unwrap(self, wrapped: bytes, context: bytes) -> bytes: ...
+
+    def unwrap_unbound(self, wrapped: bytes) -> bytes:
+        """Keys wrapped before they were bound to a context; only for re-wrapping them."""
+        ...
 
 
 class LocalMasterKey:
@@ -47,11 +61,21 @@ class LocalMasterKey:
             raise KeyringError("a master key must be 32 bytes")
         self._key = key
         self.key_id = "kek-" + hashlib.sha256(b"lepton-kek-id" + key).hexdigest()[:12]
+        # a key of its own for wrapping, so the master key serves one algorithm only
+        self._wrapping = AESGCM(HKDF(hashes.SHA256(), 32, salt=None,
+                                     info=b"lepton-kek-wrap-v2").derive(key))
 
-    def wrap(self, data_key: bytes) -> bytes:
-        return aes_key_wrap(self._key, data_key)
+    def wrap(self, data_key: bytes, context: bytes) -> bytes:
+        nonce = secrets.token_bytes(12)  # random: a few wraps per key, far from collisions
+        return nonce + self._wrapping.encrypt(nonce, data_key, context)
 
-    def unwrap(self, wrapped: bytes) -> bytes:
+    def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
+        try:
+            return self._wrapping.decrypt(wrapped[:12], wrapped[12:], context)
+        except InvalidTag:
+            raise KeyringError("the wrapped key does not belong to this entry, or was altered") from None
+
+    def unwrap_unbound(self, wrapped: bytes) -> bytes:
         try:
             return aes_key_unwrap(self._key, wrapped)
         except InvalidUnwrap:
@@ -143,6 +167,25 @@ class Keyring:
         if others:  # refused now, before a key could be added under the wrong master key
             raise KeyringError(f"keyring {self.path} holds data keys wrapped under master key {others[0]}, "
                                f"not the loaded master key {self.kek_id}")
+        if any(e["state"] != DESTROYED and e.get("wrap") != WRAP_BOUND for e in self._entries.values()):
+            with self._mutating():
+                self._bind_unbound()
+
+    def _bind_unbound(self) -> None:
+        """Migration: re-wraps keys wrapped before wrapping named the entry. Call inside
+        `_mutating`."""
+        for key_id, entry in self._entries.items():
+            if entry["state"] != DESTROYED and entry.get("wrap") != WRAP_BOUND:
+                plain = self.master.unwrap_unbound(base64.b64decode(entry["wrapped"]))
+                self._wrap_into(key_id, entry, plain, self.master)
+
+    @staticmethod
+    def _context(key_id: str, entry: dict) -> bytes:
+        return json.dumps([key_id, entry["dataset"]]).encode()
+
+    def _wrap_into(self, key_id: str, entry: dict, plain: bytes, master: MasterKeyProvider) -> None:
+        entry.update(wrapped=base64.b64encode(master.wrap(plain, self._context(key_id, entry))).decode(),
+                     wrap=WRAP_BOUND, kek_id=master.key_id)
 
     def _read(self) -> dict[str, dict]:
         return json.loads(self.path.read_text()) if self.path.exists() else {}
@@ -173,11 +216,9 @@ class Keyring:
         """Call inside `_mutating`."""
         key = secrets.token_bytes(32)
         key_id = f"dk-{dataset}-{secrets.token_hex(4)}"
-        self._entries[key_id] = {
-            "dataset": dataset, "kek_id": self.kek_id, "state": ACTIVE,
-            "wrapped": base64.b64encode(self.master.wrap(key)).decode(),
-            "created_at": datetime.now(timezone.utc).isoformat(),
-        }
+        entry = {"dataset": dataset, "state": ACTIVE, "created_at": datetime.now(timezone.utc).isoformat()}
+        self._wrap_into(key_id, entry, key, self.master)
+        self._entries[key_id] = entry
         return key_id, key
 
     def active_key_id(self, dataset: str) -> str | None:
@@ -211,7 +252,14 @@ class Keyring:
         if entry["kek_id"] != self.kek_id:
             raise KeyringError(f"data key {key_id} is wrapped by {entry['kek_id']}, "
                                f"not the current master key {self.kek_id}")
-        return self.master.unwrap(base64.b64decode(entry["wrapped"]))
+        return self._unwrap_entry(key_id, entry)
+
+    def _unwrap_entry(self, key_id: str, entry: dict) -> bytes:
+        try:
+            return self.master.unwrap(base64.b64decode(entry["wrapped"]), self._context(key_id, entry))
+        except KeyringError:
+            raise KeyringError(f"data key {key_id} does not belong to this entry: its wrapped bytes were "
+                               "made for another entry or altered (keyring tampered with)") from None
 
     def rotate_kek(self, new_master: MasterKeyProvider | bytes) -> int:
         """Re-wraps every live data key under the new master key; returns how many."""
@@ -229,9 +277,7 @@ class Keyring:
             if entry["kek_id"] != self.kek_id:
                 raise KeyringError(f"data key {key_id} is wrapped by {entry['kek_id']}, "
                                    f"not the current master key {self.kek_id}")
-            plain = self.master.unwrap(base64.b64decode(entry["wrapped"]))
-            entry["wrapped"] = base64.b64encode(new.wrap(plain)).decode()
-            entry["kek_id"] = new.key_id
+            self._wrap_into(key_id, entry, self._unwrap_entry(key_id, entry), new)
             n += 1
         return n
 
