@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,12 +58,16 @@ def annotate(settings: Settings, instance: dg.DagsterInstance, raise_on_error: b
 
 
 def run_chain(settings: Settings, instance: dg.DagsterInstance, raise_on_error: bool = True,
-              final: bool = True) -> ChainRun:
+              final: bool = True, after_push: Callable[[], None] | None = None) -> ChainRun:
+    """`after_push` runs between each batch's push to Label Studio and the pull of its
+    annotations: what a person does in Label Studio meanwhile."""
     defs = build_definitions(settings)
     out = ChainRun()
     for key in register_landing(settings, instance):
         out.batches[key] = defs.resolve_job_def("ingest_batch").execute_in_process(
             instance=instance, partition_key=key, raise_on_error=raise_on_error)
+        if after_push is not None:
+            after_push()
         out.snapshots[key], out.annotated[key] = annotate(settings, instance, raise_on_error)
     if final:
         out.final = defs.resolve_job_def("dataset_and_model").execute_in_process(
@@ -70,16 +75,42 @@ def run_chain(settings: Settings, instance: dg.DagsterInstance, raise_on_error: 
     return out
 
 
-# Two records whose spans break the annotations contract: one runs past its text, one has
-# a label outside the schema.
+# Two records that are fine as delivered (a landing file's invalid spans are quarantined at
+# ingestion), and the annotations a person then saves for them in Label Studio, which break
+# the annotations contract: one runs past its text, one has a label outside the schema.
 BAD_DOCS = [
-    {"text": "Ana works at Acme.", "spans": [{"start": 13, "end": 60, "label": "ORG"}]},
-    {"text": "Bob lives in Oslo.", "spans": [{"start": 0, "end": 3, "label": "CREATURE"}]},
+    {"text": "Ana works at Acme.", "spans": [{"start": 13, "end": 17, "label": "ORG", "text": "Acme"}]},
+    {"text": "Bob lives in Oslo.", "spans": [{"start": 0, "end": 3, "label": "PER", "text": "Bob"}]},
 ]
+BAD_ANNOTATIONS = {"Ana works at Acme.": [{"start": 13, "end": 60, "label": "ORG"}],
+                   "Bob lives in Oslo.": [{"start": 0, "end": 3, "label": "CREATURE"}]}
 
 
-def write_bad_landing(landing: Path) -> None:
-    (landing / "bad.jsonl").write_text("\n".join(json.dumps(b) for b in BAD_DOCS) + "\n")
+def write_bad_landing(landing: Path, docs: list[dict] = BAD_DOCS) -> None:
+    (landing / "bad.jsonl").write_text("\n".join(json.dumps(b) for b in docs) + "\n")
+
+
+def set_annotations(settings: Settings, spans_by_text: dict[str, list[dict]]) -> int:
+    """Replaces, in Label Studio, the annotation of each task whose text is a key; returns how
+    many it changed."""
+    from lepton.annotation.convert import to_result
+    from pipelines.annotation_sync import resource_from_env
+
+    studio = resource_from_env(settings).studio()
+    project = studio.find_project(settings.ls_project)
+    changed = 0
+    for task in studio.tasks(project):
+        if task["data"]["text"] in spans_by_text:
+            [ann] = task["annotations"]
+            studio.update_annotation(ann["id"], to_result(spans_by_text[task["data"]["text"]]), task=task["id"])
+            changed += 1
+    return changed
+
+
+def spoil_annotations(settings: Settings) -> None:
+    """The person's bad annotations of BAD_DOCS (after_push for run_chain)."""
+    changed = set_annotations(settings, {d["text"]: BAD_ANNOTATIONS[d["text"]] for d in BAD_DOCS})
+    assert changed == len(BAD_DOCS), changed
 
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from lepton.corpus.sample import write_sample
 from lepton.settings import Settings
 from lepton.stores import lineage_for, mlflow_for
 from pipelines.definitions import build_definitions
-from tests.chain import ChainRun, annotate, run_chain, write_bad_landing
+from tests.chain import BAD_DOCS, ChainRun, annotate, run_chain, set_annotations, spoil_annotations, write_bad_landing
 from tests.conftest import enter_studio, enter_workspace
 
 DOCS = 160
@@ -311,7 +311,7 @@ def test_failed_validation_blocks_the_batch_until_it_is_fixed_in_label_studio(st
         good = run_chain(s, instance, final=False)
         [good_snapshot] = good.snapshots.values()
         write_bad_landing(s.landing_dir)
-        chain = run_chain(s, instance, raise_on_error=False, final=False)
+        chain = run_chain(s, instance, raise_on_error=False, final=False, after_push=lambda: spoil_annotations(s))
         [bad_key] = chain.batches
         bad_snapshot = chain.snapshots[bad_key]
         checks = {c.check_name: c for c in chain.annotated[bad_key].get_asset_check_evaluations()}
@@ -340,17 +340,7 @@ def test_failed_validation_blocks_the_batch_until_it_is_fixed_in_label_studio(st
 
         # The annotator fixes the two spans in Label Studio; the next sync re-validates, and
         # the fixed batch carries the good annotations of the failed snapshot with it.
-        from lepton.annotation.convert import to_result
-        from pipelines.annotation_sync import resource_from_env
-
-        studio = resource_from_env(s).studio()
-        project = studio.find_project(s.ls_project)
-        fixes = {"Ana works at Acme.": [{"start": 13, "end": 17, "label": "ORG"}],
-                 "Bob lives in Oslo.": [{"start": 0, "end": 3, "label": "PER"}]}
-        for task in studio.tasks(project):
-            if task["data"]["text"] in fixes:
-                [ann] = task["annotations"]
-                studio.update_annotation(ann["id"], to_result(fixes[task["data"]["text"]]), task=task["id"])
+        assert set_annotations(s, {d["text"]: d["spans"] for d in BAD_DOCS}) == 2
         fixed_snapshot, fixed_run = annotate(s, instance)
         assert all(c.passed for c in fixed_run.get_asset_check_evaluations())
         rebuilt = build_definitions(s).resolve_job_def("dataset_and_model").execute_in_process(
@@ -363,10 +353,9 @@ def test_failed_validation_blocks_the_batch_until_it_is_fixed_in_label_studio(st
 def test_a_dataset_is_refused_when_no_batch_passed(studio_env, tmp_path):
     s = Settings.from_env()
     s.landing_dir.mkdir(parents=True)
-    (s.landing_dir / "bad.jsonl").write_text(json.dumps(
-        {"text": "Bob lives in Oslo.", "spans": [{"start": 0, "end": 3, "label": "CREATURE"}]}) + "\n")
+    write_bad_landing(s.landing_dir)
     with _instance(tmp_path / "dagster") as instance:
-        chain = run_chain(s, instance, raise_on_error=False)
+        chain = run_chain(s, instance, raise_on_error=False, after_push=lambda: spoil_annotations(s))
         assert not chain.final.success
         assert "dataset_version" not in chain.materialized()
         failure = [e for e in chain.final.all_events if e.event_type_value == "STEP_FAILURE"][0]

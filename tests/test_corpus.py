@@ -104,6 +104,41 @@ def test_ingest_ledger_balances_and_quarantines_duplicates_and_unknown_files(tmp
     assert len(read_records(tmp_path / "out/records.jsonl")) == report.accepted == 1
 
 
+
+def test_records_with_invalid_spans_are_quarantined_at_ingestion_with_their_rule(tmp_path):
+    """One bad span must not travel on to fail its whole batch's gate: the record is
+    quarantined at the door, naming the rule, and the rest of the file goes on."""
+    from lepton.annotation.schema import LabelSchema
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    text = "Ana works at Acme."
+    docs = [
+        {"text": text, "spans": [{"start": 13, "end": 17, "label": "ORG"}]},                  # fine
+        {"text": text + " 1", "spans": [{"start": 5, "end": 2, "label": "PER"}]},             # end before start
+        {"text": text + " 2", "spans": [{"start": 13, "end": 60, "label": "ORG"}]},           # past the text
+        {"text": text + " 3", "spans": [{"start": -1, "end": 3, "label": "PER"}]},            # before the text
+        {"text": text + " 4", "spans": [{"start": 0, "end": 3, "label": "CREATURE"}]},        # unknown label
+        {"text": text + " 5", "spans": [{"start": 0, "end": 9, "label": "PER"},
+                                        {"start": 4, "end": 9, "label": "ORG"}]},             # overlapping
+        {"text": text + " 6", "spans": [{"start": 0, "end": 3, "label": "per"}]},             # an alias: fine
+    ]
+    (landing / "a.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    schema = LabelSchema.of(["PER", "ORG"])
+    report = ingest_folder(landing, tmp_path / "out/records.jsonl", tmp_path / "out/q.jsonl", labels=schema)
+    [ledger] = report.files
+    assert ledger.balanced and (ledger.records_in, ledger.accepted) == (7, 2)
+    assert ledger.rules == {"span.end_before_start": 1, "span.outside_text": 2, "span.unknown_label": 1,
+                            "span.overlapping": 1}
+    quarantined = {q["line"]: q for q in map(json.loads, (tmp_path / "out/q.jsonl").read_text().splitlines())}
+    assert quarantined[5]["rule"] == "span.unknown_label" and "CREATURE" not in quarantined[5]["detail"]
+    assert quarantined[6]["detail"].startswith("spans 0 and 1 overlap")
+    assert all(q["record_id"] for q in quarantined.values())
+    # without a label schema the label is not judged here (the gate still does)
+    again = ingest_folder(landing, tmp_path / "out2/records.jsonl", tmp_path / "out2/q.jsonl")
+    assert "span.unknown_label" not in again.files[0].rules
+
+
 def test_record_id_is_stable_over_cosmetic_differences_but_not_sources():
     assert record_id("Ana  works\u00a0here", "a") == record_id("Ana works here", "a")
     assert record_id("Ana works here", "a") != record_id("Ana works here", "b")

@@ -16,7 +16,7 @@ from lepton.corpus.sample import write_sample
 from lepton.settings import Settings
 from lepton.stores import lineage_for
 from pipelines.definitions import build_definitions
-from tests.chain import BAD_DOCS, REPO, dagster_daemon, run_chain, wait_for, write_bad_landing
+from tests.chain import BAD_DOCS, REPO, dagster_daemon, run_chain, spoil_annotations, wait_for, write_bad_landing
 
 ANNOTATIONS, DATASET = dg.AssetKey("annotations"), dg.AssetKey("dataset_version")
 
@@ -49,7 +49,8 @@ def test_a_bad_batch_is_blocked_same_run_later_and_in_a_backfill_until_rerun_rel
     with dg.DagsterInstance.from_config(str(s.dagster_home)) as instance:
         [good] = run_chain(s, instance, final=False).snapshots.values()
         write_bad_landing(s.landing_dir)
-        [bad] = run_chain(s, instance, raise_on_error=False, final=False).snapshots.values()
+        [bad] = run_chain(s, instance, raise_on_error=False, final=False,
+                          after_push=lambda: spoil_annotations(s)).snapshots.values()
 
         # Parked with its report, the failing rows named by file and line.
         runner = CliRunner()
@@ -96,8 +97,7 @@ def test_a_bad_batch_is_blocked_same_run_later_and_in_a_backfill_until_rerun_rel
         # Fix the two spans in the parked data, re-validate: released, and the next dataset
         # build takes this batch (it is the latest that passed).
         data = Path(parked["data"])
-        fixed_spans = {BAD_DOCS[0]["text"]: [{"start": 13, "end": 17, "label": "ORG", "text": "Acme"}],
-                       BAD_DOCS[1]["text"]: [{"start": 0, "end": 3, "label": "PER", "text": "Bob"}]}
+        fixed_spans = {d["text"]: d["spans"] for d in BAD_DOCS}
         lines = [json.loads(line) for line in data.read_text().splitlines()]
         for rec in lines:
             rec["spans"] = fixed_spans.get(rec["text"], rec["spans"])

@@ -13,7 +13,8 @@ import orjson
 
 from lepton.corpus.formats import SIDECARS, ReaderOptions
 from lepton.corpus.quarantine import QuarantineWriter, Rejection
-from lepton.corpus.records import Record
+from lepton.corpus.records import Record, RecordIds
+from lepton.corpus.span_rules import span_problem
 from lepton.corpus.textio import format_suffix
 from lepton.hashing import sha256_file
 
@@ -91,21 +92,24 @@ def is_data_file(path: Path) -> bool:
 def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                   protect: Callable[[str, str], str] | None = None,
                   options: ReaderOptions | None = None, labels=None,
-                  erased: frozenset[str] = frozenset()) -> IngestReport:
+                  erased: frozenset[str] = frozenset(), ids: RecordIds | None = None) -> IngestReport:
     """Reads every file under `landing` in name order. A file of unknown format is one
     quarantined record (rule file.unknown_format) rather than silently skipped; a
     repeated record (same text from the same source) is quarantined as a duplicate.
     `labels` (a LabelSchema) maps the input's label names through its aliases and renames;
-    a name it does not know is left for the annotations contract to refuse. A record an
+    a record with a label it does not know, or a span that ends before it starts, lies outside
+    its text or overlaps another, is quarantined with that rule (lepton.corpus.span_rules)
+    rather than left to fail its whole batch's gate. A record an
     erasure took (`erased`: record ids from the tombstones) is refused as record.erased,
-    keeping no text: a landing file delivered again cannot bring it back."""
+    keeping no text: a landing file delivered again cannot bring it back. `ids` names the
+    records (the workspace's keyed ids; unkeyed without it)."""
     landing = Path(landing)
     options = options or ReaderOptions()
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
     records_path = Path(records_path)
     records_path.parent.mkdir(parents=True, exist_ok=True)
-    ledgers, seen = [], SeenIds()
+    ledgers, seen, ids = [], SeenIds(), ids or RecordIds(None)
     with QuarantineWriter(quarantine_path, protect) as quarantine, records_path.open("w", encoding="utf-8") as out:
         for path in sorted(p for p in landing.rglob("*") if is_data_file(p)):
             source = path.relative_to(landing).as_posix()
@@ -119,9 +123,14 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
                                 "(optionally .gz; LEPTON_FORMATS maps another)", raw="")])
             for item in items:
                 ledger.records_in += 1
-                if isinstance(item, Record) and item.record_id in erased:
+                plain, item = item.record_id, ids.rekey(item)
+                # tombstones of a workspace that moved to keyed ids hold unkeyed ids (README)
+                if isinstance(item, Record) and (item.record_id in erased or plain in erased):
                     item = Rejection(source, item.line, "record.erased", "an erasure took this record; "
                                      "it is not ingested again and its text is not kept", raw="",
+                                     record_id=item.record_id)
+                elif isinstance(item, Record) and (problem := span_problem(item, labels)) is not None:
+                    item = Rejection(source, item.line, problem[0], problem[1], raw=item.text,
                                      record_id=item.record_id)
                 elif isinstance(item, Record) and (first := seen.add(item)) is not None:
                     same = first[0]

@@ -1,8 +1,8 @@
 """JSONL documents: one object per line, `{"text": str, "spans": [{"start","end","label"}]}`.
 
 The reader checks structure only (types and presence). Whether a span makes sense
-against its text is the validation gate's job, so a bad offset is reported there with
-the rule it broke instead of vanishing at the door.
+against its text is judged once for every format, by ingestion (lepton.corpus.span_rules),
+which quarantines the record with the rule it broke.
 """
 
 from __future__ import annotations
