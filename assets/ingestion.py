@@ -8,7 +8,7 @@ from lepton.corpus.records import RECORD_FIELDS
 from lepton.crypto.fields import FieldCipher
 from lepton.governance.erasure import scrub_redelivered
 from lepton.governance.retention import write_batch_meta
-from lepton.workspace import QUARANTINE, RAW, RECORDS, SOURCES, erased_ids
+from lepton.workspace import QUARANTINE, RAW, RECORDS, SOURCES, erased_ids, record_ids
 from resources import (
     GovernanceResource,
     IngestionResource,
@@ -42,12 +42,13 @@ def raw_documents(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
         batch_dir = workspace.folder(workspace.work.stage(RAW, batch_id))
         records = batch_dir / RECORDS
         quarantine = batch_dir / QUARANTINE
-        cipher = FieldCipher(keyring.keyring(), QUARANTINE_PURPOSE)
+        ring = keyring.keyring()
+        cipher, ids = FieldCipher(ring, QUARANTINE_PURPOSE), record_ids(workspace.layout, ring)
         erased, options = erased_ids(workspace.work), ingestion.options()
         report = ingest_folder(snapshot_dir, records, quarantine, protect=cipher.encrypt, options=options,
-                               labels=labels.schema(), erased=erased)
+                               labels=labels.schema(), erased=erased, ids=ids)
         refused = sum(f.rules.get("record.erased", 0) for f in report.files)
-        scrubbed = scrub_redelivered(workspace.layout.home, workspace.landing_url, options, batch_id, erased) \
+        scrubbed = scrub_redelivered(workspace.layout.home, workspace.landing_url, options, batch_id, erased, ids) \
             if erased else []
         if refused or scrubbed:
             context.log.warning(f"{refused} erased records delivered again were refused; "

@@ -6,6 +6,7 @@ them; being here, below both governance and lineage, neither package imports the
     $LEPTON_HOME/
       landing/  lineage.db  mlflow/  dvc/  dagster/     defaults of stores a setting can move
       keys/master.key  keys/keyring.json                the master key (0600) and wrapped data keys
+      keys/record_ids.json                              how this workspace names records (keyed or not)
       audit/audit.jsonl                                 the hash-chained audit log
       workspace.lock                                    shared by runs, held alone by an erasure
       batches/registry/                                 landing files seen, by content hash
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+
+from lepton.corpus.records import RecordIds
 
 # Stage folders under work/, one folder per batch in each.
 SOURCES = "snapshots"   # byte copies of the batch's landing files, as ingested
@@ -127,6 +130,10 @@ class Layout:
         return self.home / "keys" / "master.key"
 
     @property
+    def record_id_scheme(self) -> Path:
+        return self.home / "keys" / "record_ids.json"
+
+    @property
     def audit_log(self) -> Path:
         return self.home / "audit" / "audit.jsonl"
 
@@ -211,6 +218,34 @@ def quarantined(work: WorkTree) -> Iterator[tuple[str, dict]]:
 def erasures(work: WorkTree) -> list[dict]:
     """Tombstones, oldest first: what the retraining sensor and the review pack read."""
     return [json.loads(p.read_text()) for p in sorted(work.erasures.glob("*.json"))]
+
+
+RECORD_ID_KEY = "record-ids"  # the keyring entry record ids are keyed with; never rotated or shredded
+
+
+def record_ids(layout: Layout, keyring) -> RecordIds:
+    """How this workspace names records, fixed at its first ingestion: keyed (HMAC under the
+    keyring's record-ids key) for a new workspace; unkeyed for one that ingested before ids
+    were keyed, so its ids, lineage, datasets and tombstones stay one scheme (README: "Record
+    ids" says how to move it). Recorded in keys/record_ids.json, created exclusively so two
+    first runs cannot choose differently."""
+    marker = layout.record_id_scheme
+    if not marker.exists():
+        legacy = bool(layout.work.stage_files(RAW))
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"scheme": "sha256" if legacy else "hmac-sha256"}))
+        try:  # a hard link, not a rename: whoever links first decides, whole
+            os.link(tmp, marker)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    scheme = json.loads(marker.read_text())["scheme"]
+    if scheme == "sha256":
+        return RecordIds(None)
+    key_id, key = keyring.data_key_for(RECORD_ID_KEY)
+    return RecordIds(key, key_id)
 
 
 def erased_ids(work: WorkTree) -> frozenset[str]:

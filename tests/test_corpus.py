@@ -139,6 +139,36 @@ def test_records_with_invalid_spans_are_quarantined_at_ingestion_with_their_rule
     assert "span.unknown_label" not in again.files[0].rules
 
 
+def test_ingested_ids_are_keyed_so_a_kept_id_cannot_confirm_a_guessed_text(tmp_path):
+    from lepton.corpus.records import RecordIds
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    text = "Ana Silva, 0412 555 123"
+    (landing / "a.jsonl").write_text(json.dumps({"text": text}) + "\n{broken\n")
+    ids = RecordIds(bytes(range(32)))
+    ingest_folder(landing, tmp_path / "out/records.jsonl", tmp_path / "out/q.jsonl", ids=ids)
+    [rec] = read_records(tmp_path / "out/records.jsonl")
+    [refused] = [json.loads(line) for line in (tmp_path / "out/q.jsonl").read_text().splitlines()]
+    assert rec.record_id == ids(text, "a.jsonl") != record_id(text, "a.jsonl")
+    assert refused["record_id"] == ids("{broken", "a.jsonl") != record_id("{broken", "a.jsonl")
+    assert RecordIds(bytes(32))(text, "a.jsonl") != rec.record_id
+    assert ids.of_bytes(b"x") != RecordIds(None).of_bytes(b"x")
+
+
+def test_a_workspace_keys_its_ids_unless_it_ingested_before_ids_were_keyed(tmp_path):
+    from lepton.crypto.keyring import Keyring
+    from lepton.workspace import RAW, Layout, record_ids
+
+    new, old = Layout(tmp_path / "new"), Layout(tmp_path / "old")
+    ring = Keyring(tmp_path / "keyring.json", bytes(range(32)))
+    first = record_ids(new, ring)
+    assert first.scheme == "hmac-sha256" and first("x", "a") == record_ids(new, ring)("x", "a")
+    legacy = old.work.stage_file(RAW, "b1")
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text("")
+    assert record_ids(old, ring).scheme == "sha256" and record_ids(old, ring)("x", "a") == record_id("x", "a")
+
 def test_record_id_is_stable_over_cosmetic_differences_but_not_sources():
     assert record_id("Ana  works\u00a0here", "a") == record_id("Ana works here", "a")
     assert record_id("Ana works here", "a") != record_id("Ana works here", "b")

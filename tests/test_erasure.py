@@ -101,6 +101,13 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(studio_env, tmp_p
     assert res.exit_code == 0, res.output
     tomb = json.loads(res.stdout)
     assert tomb["resumed"] is True
+    # what the tombstone keeps forever cannot confirm a guessed text or file: the record's id
+    # and the rewritten files' digests are keyed
+    from lepton.corpus.records import record_id
+    assert tomb["record_ids"] == "hmac-sha256" and rid != record_id(TEXT, jsonl.name)
+    landing_entry = next(f for f in tomb["files_rewritten"] if f["file"].endswith(jsonl.name)
+                         and not f["file"].startswith("work/"))
+    assert landing_entry["digest_before"] != hashlib.sha256(delivered).hexdigest()
     again = runner.invoke(cli, ["governance", "erase", "--record", rid])
     assert again.exit_code != 0 and f"erased already, by erasure {tomb['erasure']}" in again.output
 

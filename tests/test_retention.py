@@ -10,7 +10,7 @@ from lepton.corpus.sample import write_sample
 from lepton.governance.retention import open_archive
 from lepton.settings import Settings
 from lepton.stores import audit_for, dvc_for, keyring_for, lineage_for
-from lepton.workspace import BATCH_META, BATCH_STAGES, RAW
+from lepton.workspace import BATCH_META, BATCH_STAGES, RAW, record_ids
 from pipelines.batches import register_landing
 from pipelines.definitions import build_definitions
 
@@ -83,7 +83,7 @@ def test_erasure_reaches_into_retention_archives(workspace_env, tmp_path):
 
     stores = ErasureStores(home=s.home, landing_url=s.landing_url, readers=ReaderOptions(), keyring=ring,
                            dvc=dvc_for(s), lineage=lineage_for(s),
-                           audit=audit_for(s))
+                           audit=audit_for(s), ids=record_ids(s.layout, ring))
     # the subject search finds the record inside the archive
     name = victim["spans"][0]["text"] if victim["spans"] else victim["text"][:12]
     assert victim["record_id"] in records_of_subject(stores, name.upper())

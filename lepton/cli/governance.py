@@ -38,14 +38,16 @@ def erase_cmd(records: tuple[str, ...], subject: str | None, retrain: bool | Non
     from lepton.governance.purge import PurgeError
     from lepton.lineage.ledger import RecordLedger
     from lepton.lineage.queries import downstream_of_record
+    from lepton.workspace import record_ids
     from lepton.workspace_lock import WorkspaceBusy
 
     s = Settings.from_env()
     lineage = lineage_for(s)
+    ring = keyring_for(s)
     stores = ErasureStores(
         home=s.home, landing_url=s.landing_url,
-        readers=ReaderOptions.from_settings(s),
-        keyring=keyring_for(s), dvc=dvc_for(s), lineage=lineage, audit=audit_for(s), mlflow=mlflow_for(s),
+        readers=ReaderOptions.from_settings(s), ids=record_ids(s.layout, ring),
+        keyring=ring, dvc=dvc_for(s), lineage=lineage, audit=audit_for(s), mlflow=mlflow_for(s),
         studio=_studio(s), ls_project=s.ls_project, lock_wait_seconds=s.lock_wait_seconds)
     ids = list(records)
     if subject:

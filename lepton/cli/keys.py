@@ -47,5 +47,11 @@ def keys_rotate_kek() -> None:
 @click.confirmation_option(prompt="Destroying a data key makes every dataset version under it unreadable. Continue?")
 def keys_shred(key_id: str) -> None:
     """Crypto-shred: destroy a data key so the data encrypted under it can never be read."""
-    keyring_for(Settings.from_env()).destroy(key_id)
+    from lepton.workspace import RECORD_ID_KEY
+
+    ring = keyring_for(Settings.from_env())
+    if ring.entries().get(key_id, {}).get("dataset") == RECORD_ID_KEY:
+        raise click.ClickException(f"{key_id} names this workspace's records: without it no record id could be "
+                                   "computed again and erased records could come back; it is never shredded")
+    ring.destroy(key_id)
     click.echo(f"{key_id} destroyed")

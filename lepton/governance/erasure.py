@@ -33,6 +33,7 @@ from lepton.corpus.formats import ReaderOptions
 from lepton.corpus.landing import BatchRegistry, LandingFile
 from lepton.corpus.quarantine import KEY_PURPOSE as QUARANTINE_PURPOSE
 from lepton.corpus.quarantine import subject as quarantine_subject
+from lepton.corpus.records import RecordIds
 from lepton.crypto.envelope import encrypt_file
 from lepton.crypto.keyring import DESTROYED, Keyring
 from lepton.datasets.version import decrypt_verified, write_successor
@@ -66,6 +67,7 @@ class ErasureStores:
     dvc: object          # lepton.datasets.dvc_store.DvcStore
     lineage: LineageStore
     audit: AuditLog
+    ids: RecordIds          # how the workspace names records and keeps file digests (lepton.workspace.record_ids)
     mlflow: object | None = None   # lepton.tracking.mlflow_store.MlflowStore
     studio: object | None = None   # lepton.annotation.studio.Studio
     ls_project: str | None = None
@@ -123,7 +125,7 @@ def _places(tree: WorkTree, ids: frozenset[str]) -> dict[tuple[str, str], set[st
 
 
 def _reader(stores: ErasureStores, source: str):
-    return stores.readers.reader_for(Path(source))
+    return stores.ids.reading(stores.readers.reader_for(Path(source)))
 
 
 def _copy_rewrites(stores: ErasureStores, work: WorkTree, places: dict[tuple[str, str], set[str]]) -> list[Rewrite]:
@@ -160,7 +162,7 @@ def _landing_rewrites(stores: ErasureStores, places: dict[tuple[str, str], set[s
             local.parent.mkdir(parents=True, exist_ok=True)
             local.write_bytes(landing.read_bytes())
             rw = source_without(local, source, rids, _reader(stores, source))
-            rw = Rewrite(landing, rw.before_sha256, rw.content, rw.removed, remote=True)
+            rw = Rewrite(landing, rw.before, rw.content, rw.removed, remote=True)
         else:
             rw = source_without(Path(landing), source, rids, _reader(stores, source))
         rewrites.append(rw)
@@ -205,7 +207,7 @@ def _delete_tasks(stores: ErasureStores, ids: frozenset[str], batches: set[str])
 
 
 def scrub_redelivered(home: Path, landing_url: str, readers: ReaderOptions, batch: str,
-                      erased: frozenset[str]) -> list[dict]:
+                      erased: frozenset[str], ids: RecordIds) -> list[dict]:
     """A batch that brought erased records back (a landing file delivered again) refused
     them at ingestion; here its byte copy of the file loses their lines, and so does the
     landing file where it is a local folder still holding the bytes the batch was registered
@@ -216,18 +218,21 @@ def scrub_redelivered(home: Path, landing_url: str, readers: ReaderOptions, batc
     done = []
     for copy in sorted(p for p in work.stage(SOURCES, batch).rglob("*") if p.is_file()):
         source = copy.relative_to(work.stage(SOURCES, batch)).as_posix()
-        reader = readers.reader_for(Path(source))
-        if reader is None:
+        plain = readers.reader_for(Path(source))
+        if plain is None:
             continue
+        reader = ids.reading(plain)
         landing = Path(landing_url) / source
         delivered = "://" not in landing_url and landing.exists() and sha256_file(landing) == registered
         for path in [copy] + ([landing] if delivered else []):
-            here = {item.record_id for item in reader(path, source)} & erased
+            # tombstones of a workspace that moved to keyed ids hold the unkeyed ids (README)
+            here = {ids.rekey(item).record_id for item in plain(path, source)
+                    if item.record_id in erased or ids.rekey(item).record_id in erased}
             if not here:
                 continue
             rw = source_without(path, source, here, reader)
             rw.apply()
-            done.append(rw.to_dict(home))
+            done.append(rw.to_dict(home, ids.of_bytes))
             if path == landing:
                 registry.register(LandingFile(source, sha256_file(landing), landing.stat().st_size), landing_url)
     return done
@@ -307,7 +312,7 @@ def _rewrite_archives(stores: ErasureStores, trees: dict[Path, WorkTree], rewrit
     _, key_id, key = stores.keyring.rotate_data_key(ARCHIVE_PURPOSE)
     changed = []
     for archive, tree in trees.items():
-        before = sha256_file(archive)
+        before = stores.ids.of_bytes(archive.read_bytes())
         for rw in rewrites.get(archive, []):
             rw.apply()
         tar_path = tmp / f"{archive.name}.tar"
@@ -317,8 +322,8 @@ def _rewrite_archives(stores: ErasureStores, trees: dict[Path, WorkTree], rewrit
         encrypt_file(tar_path, archive, key, key_id, ARCHIVE_PURPOSE, archive.name, deterministic=False)
         tar_path.unlink()
         if rewrites.get(archive):
-            changed.append({"file": archive.relative_to(stores.home).as_posix(), "sha256_before": before,
-                            "sha256_after": sha256_file(archive),
+            changed.append({"file": archive.relative_to(stores.home).as_posix(), "digest_before": before,
+                            "digest_after": stores.ids.of_bytes(archive.read_bytes()),
                             "removed": sum(rw.removed for rw in rewrites[archive])})
     destroyed = []
     for kid, entry in stores.keyring.entries().items():
@@ -432,7 +437,7 @@ def _erase(stores: ErasureStores, ids: frozenset[str], actor: str, retrain: bool
         registry.register(f, stores.landing_url)
     if old_quarantine_key is not None:  # every copy sealed under it goes now
         stores.keyring.destroy(old_quarantine_key)
-    journal.record("files", files=[rw.to_dict(stores.home) for rw in rewrites + source_rewrites],
+    journal.record("files", files=[rw.to_dict(stores.home, stores.ids.of_bytes) for rw in rewrites + source_rewrites],
                    keys_destroyed=[old_quarantine_key] if old_quarantine_key else [])
 
     # 5. models trained on the records, and the tombstone
@@ -457,7 +462,7 @@ def _erase(stores: ErasureStores, ids: frozenset[str], actor: str, retrain: bool
         "dataset_versions_replaced": replaced, "data_keys_destroyed": destroyed,
         "files_rewritten": files, "label_studio_tasks_deleted": ls_deleted, "model_versions_tainted": tainted,
         "model_artifacts_deleted": deleted, "retrain": retrain, "resumed": resumed,
-        "landing_not_rewritten": landing_skipped,
+        "landing_not_rewritten": landing_skipped, "record_ids": stores.ids.scheme,
     }
     node = stores.lineage.add_node("erasure", erasure, **tombstone)
     for rid in sorted(ids):

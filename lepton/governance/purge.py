@@ -10,12 +10,11 @@ back exactly the records it gave before, less the erased ones.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -32,15 +31,17 @@ class PurgeError(Exception):
 @dataclass
 class Rewrite:
     path: Path
-    before_sha256: str
-    content: bytes
-    removed: int
+    before: bytes = field(repr=False)
+    content: bytes = field(repr=False)
+    removed: int = 0
     remote: bool = False  # a universal-pathlib path on an object store: written whole, in place
 
-    def to_dict(self, root: Path) -> dict:
+    def to_dict(self, root: Path, digest: Callable[[bytes], str]) -> dict:
+        """What a tombstone keeps of the rewrite: the file, and its digests before and after
+        under `digest` (the workspace's keyed digest: a kept digest must not confirm a
+        guessed file)."""
         return {"file": self.path.relative_to(root).as_posix() if self.path.is_relative_to(root) else str(self.path),
-                "sha256_before": self.before_sha256, "sha256_after": hashlib.sha256(self.content).hexdigest(),
-                "removed": self.removed}
+                "digest_before": digest(self.before), "digest_after": digest(self.content), "removed": self.removed}
 
     def apply(self) -> None:
         """Atomic, and the old bytes are not left behind in a backup copy (an object store
@@ -53,10 +54,6 @@ class Rewrite:
         os.replace(tmp, self.path)
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def jsonl_without(path: Path, ids: frozenset[str]) -> Rewrite | None:
     data = path.read_bytes()
     kept, removed = [], 0
@@ -65,7 +62,7 @@ def jsonl_without(path: Path, ids: frozenset[str]) -> Rewrite | None:
             removed += 1
         else:
             kept.append(line)
-    return Rewrite(path, _sha(data), b"".join(kept), removed) if removed else None
+    return Rewrite(path, data, b"".join(kept), removed) if removed else None
 
 
 def snapshot_without(path: Path, ids: frozenset[str]) -> Rewrite | None:
@@ -79,7 +76,7 @@ def snapshot_without(path: Path, ids: frozenset[str]) -> Rewrite | None:
     if not removed:
         return None
     snap["tasks"] = tasks
-    return Rewrite(path, _sha(data), json.dumps(snap, ensure_ascii=False, indent=1).encode(), removed)
+    return Rewrite(path, data, json.dumps(snap, ensure_ascii=False, indent=1).encode(), removed)
 
 
 def report_without(path: Path, ids: frozenset[str]) -> Rewrite | None:
@@ -93,7 +90,7 @@ def report_without(path: Path, ids: frozenset[str]) -> Rewrite | None:
             kept = [v for v in value if not (isinstance(v, dict) and v.get("record_id") in ids)]
             removed += len(value) - len(kept)
             report[key] = kept
-    return Rewrite(path, _sha(data), json.dumps(report, indent=1, ensure_ascii=False).encode(), removed) \
+    return Rewrite(path, data, json.dumps(report, indent=1, ensure_ascii=False).encode(), removed) \
         if removed else None
 
 
@@ -124,7 +121,7 @@ def quarantine_rekeyed(path: Path, ids: frozenset[str], reseal: Callable[[str, s
         if "raw_encrypted" in entry:
             entry["raw_encrypted"] = reseal(subject(entry["source"], entry["line"]), entry["raw_encrypted"])
         kept.append(json.dumps(entry, ensure_ascii=False) + "\n")
-    return Rewrite(path, _sha(data), "".join(kept).encode(), removed)
+    return Rewrite(path, data, "".join(kept).encode(), removed)
 
 
 def planned_rewrites(work: WorkTree, ids: frozenset[str], quarantine: bool = True) -> list[Rewrite]:
@@ -177,4 +174,4 @@ def source_without(path: Path, source: str, erased: set[str], reader: Callable) 
                          f"({len(records_before - erased - records_after)} lost, "
                          f"{len(records_after - records_before)} new, {len(left)} erased left); "
                          f"this {format_suffix(path)} file cannot be erased in place")
-    return Rewrite(path, _sha(raw), gzip.compress(content, mtime=0) if gz else content, len(erased_lines))
+    return Rewrite(path, raw, gzip.compress(content, mtime=0) if gz else content, len(erased_lines))
