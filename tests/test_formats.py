@@ -95,13 +95,16 @@ def _with_a_huge_record(path, suffix: str) -> None:
         body = f"{small[0]}\n{huge}\n{small[1]}\n"
     elif suffix == ".csv":
         body = "text\n" + "".join(f'"{t}"\n' for t in (small[0], huge, small[1]))
+    elif suffix in (".json", ".json.gz"):  # a Label Studio export: a list of annotated tasks
+        body = json.dumps([{"id": i, "data": {"text": t}, "annotations": [{"id": i, "result": []}]}
+                           for i, t in enumerate((small[0], huge, small[1]))])
     else:  # .conll: a sentence of one huge token
         body = "Ana B-PER\nlives O\n\n" + huge.replace(" ", "") + " O\n\nBob B-PER\nworks O\n"
     data = body.encode()
     path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
 
 
-@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".txt", ".csv", ".conll"])
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".txt", ".csv", ".conll", ".json", ".json.gz"])
 def test_a_huge_record_is_refused_as_it_is_read_and_never_held_whole(tmp_path, suffix):
     """One line of 2.6 MB (or a gzip stream that expands to it) is refused by the limit
     (setting LEPTON_MAX_RECORD_BYTES) as it is read; the records around it are kept and the
@@ -166,3 +169,39 @@ def test_every_reader_survives_hostile_bytes_and_counts_every_record(tmp_path_fa
     [ledger] = report.files
     assert ledger.balanced and ledger.records_in == ledger.accepted + ledger.quarantined
     assert len(read_records(tmp / "records.jsonl")) == ledger.accepted
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='ab"\\,[]{} \n\u00e9'),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(alphabet='k"\\,]}', max_size=3), inner,
+                                                                  max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=st.lists(json_values, max_size=6), chunk=st.integers(1, 17), indent=st.booleans())
+def test_json_items_splits_any_list_the_way_a_parser_reads_it(items, chunk, indent):
+    """Strings holding quotes, escapes, brackets and commas, cut at any chunk boundary."""
+    import io
+
+    from lepton.corpus.textio import json_items
+
+    data = json.dumps(items, indent=1 if indent else None).encode()
+    assert [json.loads(b) for b in json_items(io.BytesIO(data), 1 << 20, chunk_size=chunk)] == items
+
+
+def test_json_items_keeps_going_past_a_bad_or_huge_item_and_refuses_what_is_not_a_list():
+    import io
+
+    from lepton.corpus.textio import json_items
+
+    def items(data: bytes, limit: int = 100):
+        return list(json_items(io.BytesIO(data), limit, chunk_size=7))
+
+    assert items(b'[{"a": 1}, {"a": oops}, {"b": "' + b"x" * 500 + b'"}, 3]') == [
+        b'{"a": 1}', b' {"a": oops}', 510, b" 3"]
+    assert items(b'\xef\xbb\xbf {"data": {"text": "one task"}} ') == [b'{"data": {"text": "one task"}}']
+    assert items(b"[]") == [] and items(b"[ ]") == []
+    for bad in (b'"just a string"', b"12", b"[1, 2", b"", b"[1] [2]"):
+        with pytest.raises(ValueError):
+            items(bad)

@@ -87,7 +87,7 @@ class ReaderOptions:
             "csv": partial(read_csv, delimiter=self.csv_delimiter, **csv_args),
             "tsv": partial(read_csv, delimiter="\t", **csv_args),
             "text": partial(read_text, mode=self.text_mode, max_bytes=limit),
-            "label-studio": read_label_studio_export,
+            "label-studio": partial(read_label_studio_export, max_bytes=limit),
         }
         if fmt not in readers:
             raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")

@@ -16,7 +16,7 @@ import orjson
 
 from lepton.corpus.quarantine import Rejection
 from lepton.corpus.records import Record, Span, record_id
-from lepton.corpus.textio import open_binary
+from lepton.corpus.textio import MAX_RECORD_BYTES, json_items, open_binary
 
 
 def _text(data: dict) -> str | None:
@@ -75,17 +75,26 @@ def _raw(task) -> str:
         return ""
 
 
-def read_label_studio_export(path: Path, source: str) -> Iterator[Record | Rejection]:
+def read_label_studio_export(path: Path, source: str, max_bytes: int = MAX_RECORD_BYTES
+                             ) -> Iterator[Record | Rejection]:
+    """Read a task at a time (textio.json_items), so an export of any size, or a gzip that
+    expands to gigabytes, is never held whole: a task longer than `max_bytes` is refused as
+    record.too_large as it is read, and a task that is not valid JSON costs that task only."""
+    n = 0
     try:
         with open_binary(path) as fh:
-            tasks = orjson.loads(fh.read())
-    except (orjson.JSONDecodeError, UnicodeDecodeError, OSError, EOFError, TypeError) as exc:  # TypeError: nesting too deep
-        yield Rejection(source, 0, "ls.invalid_json", f"not a Label Studio JSON export ({exc})", raw="")
-        return
-    if isinstance(tasks, dict):  # a single task exported on its own
-        tasks = [tasks]
-    if not isinstance(tasks, list):
-        yield Rejection(source, 0, "ls.not_list", f"expected a list of tasks, got {type(tasks).__name__}", raw="")
-        return
-    for n, task in enumerate(tasks, start=1):
-        yield parse_task(task, source, n)
+            for n, item in enumerate(json_items(fh, max_bytes), start=1):
+                if isinstance(item, int):
+                    yield Rejection(source, n, "record.too_large", f"task {n} is {item} bytes; the limit is {max_bytes} "
+                                    "(setting LEPTON_MAX_RECORD_BYTES)", raw="")
+                    continue
+                try:
+                    task = orjson.loads(item)
+                except orjson.JSONDecodeError as exc:  # also nesting deeper than orjson reads
+                    yield Rejection(source, n, "ls.invalid_json", f"task {n} is not valid JSON ({exc})",
+                                    raw=item.decode("utf-8", errors="replace"))
+                    continue
+                yield parse_task(task, source, n)
+    except (ValueError, OSError, EOFError) as exc:  # not one list or object; a corrupt gzip stream
+        yield Rejection(source, n + 1 if n else 0, "ls.invalid_json", "not a Label Studio JSON export"
+                        + (f" after task {n}" if n else "") + f" ({exc})", raw="")

@@ -4,6 +4,7 @@ BOM, any line ending, decoded line by line so one bad byte costs one record."""
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -72,3 +73,80 @@ def iter_text_lines(path: Path, source: str, max_bytes: int = MAX_RECORD_BYTES) 
                 yield line_no, raw.rstrip("\r\n")
         except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
             yield Rejection(source, line_no + 1, "file.corrupt_compression", str(exc), raw="")
+
+
+_JSON_TOKEN = re.compile(rb'[\\"\[\]{},]')
+_BACKSLASH, _QUOTE, _COMMA = 0x5C, 0x22, 0x2C
+_OPEN, _CLOSE = frozenset(b"[{"), frozenset(b"]}")
+
+
+def json_items(fh: BinaryIO, max_bytes: int, chunk_size: int = 1 << 16) -> Iterator[bytes | int]:
+    """The items of a file holding one JSON list (or the file itself when it holds one
+    object), each as its raw bytes, or for an item longer than `max_bytes` its length (an
+    int), dropped as it is read: a list of any size, or one huge item, never sits in memory
+    whole. Only the structure is followed (strings, escapes, brackets and commas), so an
+    item that is not valid JSON is still one item, for the caller to refuse, and the next
+    one is found. Bytes before a list or object, or after its end, raise ValueError.
+
+    By hand: the streaming parsers at hand (ijson's backends) build each string whole, so
+    one gigabyte string would still be read into memory."""
+    depth, in_string, skip, top = 0, False, -1, None
+    buf, size, open_item, done = bytearray(), 0, False, False
+    first = True
+    while chunk := fh.read(chunk_size):
+        if first:
+            chunk, first = chunk.removeprefix(BOM), False
+        start = 0  # where this chunk's part of the open item begins
+        for m in _JSON_TOKEN.finditer(chunk):
+            i = m.start()
+            if i == skip:  # the character after a backslash inside a string
+                continue
+            c = chunk[i]
+            if in_string:
+                if c == _BACKSLASH:
+                    skip = i + 1
+                elif c == _QUOTE:
+                    in_string = False
+                continue
+            if done or top is None and chunk[:i].strip():
+                raise ValueError("not one JSON list or object")
+            if c == _QUOTE:
+                if top is None:
+                    raise ValueError("not one JSON list or object")
+                in_string = True
+            elif c in _OPEN:
+                if top is None:
+                    top = c
+                    open_item, start = True, (i + 1 if c == ord("[") else i)
+                depth += 1
+            elif c in _CLOSE:
+                depth -= 1
+                if depth == 0:
+                    end = i if top == ord("[") else i + 1
+                    item = _close(buf, size + end - start, chunk[start:end], max_bytes)
+                    if item is not None:
+                        yield item
+                    open_item, done, buf, size = False, True, bytearray(), 0
+            elif c == _COMMA and depth == 1 and top == ord("["):
+                item = _close(buf, size + i - start, chunk[start:i], max_bytes)
+                yield item if item is not None else b""
+                buf, size, start = bytearray(), 0, i + 1
+        if open_item:
+            part = chunk[start:]
+            size += len(part)
+            if size <= max_bytes:
+                buf += part
+            else:
+                buf.clear()
+        skip = skip - len(chunk) if skip >= len(chunk) else -1
+    if open_item or top is None:
+        raise ValueError("the JSON ends before its list or object does" if top is not None else "no JSON list or object")
+
+
+def _close(buf: bytearray, size: int, tail: bytes, max_bytes: int) -> bytes | int | None:
+    """An item whose last part is `tail`: its bytes, its size when over the limit, or None
+    for the empty space of an empty list."""
+    if size > max_bytes:
+        return size
+    item = bytes(buf + tail)
+    return item if item.strip() else None
