@@ -9,6 +9,7 @@ them; being here, below both governance and lineage, neither package imports the
       keys/record_ids.json                              how this workspace names records (keyed or not)
       audit/audit.jsonl                                 the hash-chained audit log
       workspace.lock                                    shared by runs, held alone by an erasure
+      locks/<asset>-<partition hash>.lock               one run at a time per asset and partition
       batches/registry/                                 landing files seen, by content hash
       archive/<batch>.tar.enc                           retention archives (encrypted)
       work/                                             a WorkTree: per-batch working copies and reports
@@ -16,6 +17,7 @@ them; being here, below both governance and lineage, neither package imports the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -149,6 +151,12 @@ class Layout:
     def lock(self) -> Path:
         """The workspace lock (lepton.workspace_lock): runs share it, an erasure holds it alone."""
         return self.home / "workspace.lock"
+
+    def step_lock(self, asset: str, partition: str | None) -> Path:
+        """One asset's step for one partition (lepton.workspace_lock.one_at_a_time); the
+        partition key is hashed, since it may hold any character."""
+        digest = hashlib.sha256((partition or "").encode()).hexdigest()[:16]
+        return self.home / "locks" / f"{asset}-{digest}.lock"
 
     def archive(self, batch: str) -> Path:
         return self.archives / f"{batch}.tar.enc"

@@ -58,6 +58,12 @@ def exclusive(path: Path, wait: float):
     return _held(path, fcntl.LOCK_EX, wait, f"runs still hold the workspace lock {path}; erasure waits for them")
 
 
+def one_at_a_time(path: Path, wait: float, what: str):
+    """Held by a run's step of one asset and partition: a second run of the same step waits
+    for the first, since both would write the partition's files at once."""
+    return _held(path, fcntl.LOCK_EX, wait, f"another run is materializing {what}; run again when it is done")
+
+
 def busy(path: Path) -> bool:
     """True while an erasure holds the lock (what a sensor asks before it starts anything)."""
     if not path.exists():

@@ -53,7 +53,8 @@ def build_resources(s: Settings) -> dict:
     return {
         "workspace": WorkspaceResource(home=str(s.home), landing_url=s.landing_url,
                                        lock_wait_seconds=s.lock_wait_seconds),
-        "lineage": LineageResource(url=s.lineage_url, events_file=str(s.layout.work.openlineage_events)),
+        "lineage": LineageResource(url=s.lineage_url, events_file=str(s.layout.work.openlineage_events),
+                                   workspace_home=str(s.home), lock_wait_seconds=s.lock_wait_seconds),
         "keyring": KeyringResource(key_file=str(s.key_file), keyring_path=str(s.layout.keyring)),
         "dvc": DvcResource(repo_dir=str(s.dvc_repo), remote_url=s.dvc_remote,
                            pipeline_file=str(shipped("dvc.yaml"))),

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from lepton import workspace_lock
 from lepton.lineage.events import VALIDATED_BY, StageLineage
 from lepton.lineage.openlineage import Emitter, dataset, emitter_from_env, run_id_for, standard_config_present
 from lepton.lineage.queries import node_counts, pinned, version_of
 from lepton.lineage.store import LineageStore
+from lepton.workspace import Layout
 
 AnyContext = dg.AssetExecutionContext | dg.AssetCheckExecutionContext
 
@@ -19,10 +21,15 @@ class LineageResource(dg.ConfigurableResource):
 
     `events_file`: where OpenLineage events go as JSON lines when OpenLineage is not configured
     the standard way (OPENLINEAGE_URL, OPENLINEAGE_CONFIG, ...); empty with no such
-    configuration, no events are sent."""
+    configuration, no events are sent.
+
+    `workspace_home`: where each step's lock lives (lepton.workspace.Layout.step_lock): two runs
+    of one asset and partition take turns, the second waiting up to `lock_wait_seconds`."""
 
     url: str
     events_file: str = ""
+    workspace_home: str = ""
+    lock_wait_seconds: float = 600.0
 
     @cached_property
     def store(self) -> LineageStore:
@@ -43,7 +50,21 @@ class LineageResource(dg.ConfigurableResource):
         """Every asset's body runs inside one: OpenLineage START on entry, FAIL (naming the
         error's kind only) when the body raises, and COMPLETE with the lineage summary when it
         returns `step.complete(...)`. An asset that leaves without completing is a bug, said
-        at once rather than left as a silent gap in the graph."""
+        at once rather than left as a silent gap in the graph. Two runs of the same asset and
+        partition take turns here (a retry launched while the first run still writes)."""
+        if not self.workspace_home:
+            with self._step(context) as step:
+                yield step
+            return
+        partition = context.partition_key if context.has_partition_key else None
+        name = context.asset_key.to_user_string()
+        lock = Layout(Path(self.workspace_home)).step_lock(name.replace("/", "__"), partition)
+        what = name + (f" for partition {partition}" if partition else "")
+        with workspace_lock.one_at_a_time(lock, self.lock_wait_seconds, what), self._step(context) as step:
+            yield step
+
+    @contextmanager
+    def _step(self, context: dg.AssetExecutionContext) -> Iterator["LineageStep"]:
         step = LineageStep(context, self)
         step.emit("START", lambda em: em.start(step.job, context.run.run_id, context.job_name, step.code_version))
         try:
