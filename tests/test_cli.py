@@ -110,14 +110,24 @@ def test_dataset_and_key_commands_after_a_run(studio_env, tmp_path):
                 "raw_documents,clean_documents,pii_findings,sensitivity,annotation_tasks"], studio_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     _materialize_annotations(studio_env)
-    run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--select", "dataset_version"],
-               studio_env)
+    materialize = ["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--select", "dataset_version"]
+    dvc_repo = Path(studio_env["LEPTON_HOME"]) / "dvc" / "repo"
+    # kill -9 in the DVC step: once tracked but not pushed, once pushed but not recorded. No
+    # version is visible after either, and the run after them gives the id they were making.
+    making = set()
+    for point in ("dvc.added", "dvc.pushed"):
+        killed = _run(materialize, {**studio_env, "LEPTON_FAILPOINTS": point})
+        assert killed.returncode == -9, (point, killed.returncode, killed.stderr[-2000:])
+        assert _run(["lepton", "dataset", "list"], studio_env).stdout.strip() == "", point
+        making.add(re.search(r"md5: (\w+)\.dir", (dvc_repo / "datasets" / "ner.dvc").read_text()).group(1))
+    run = _run(materialize, studio_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     listing = _run(["lepton", "dataset", "list"], studio_env)
     assert listing.returncode == 0, listing.stderr
     [line] = listing.stdout.splitlines()
     version = line.split()[0]
+    assert making == {version}
 
     restored = _run(["lepton", "dataset", "restore", version, str(tmp_path / "r1")], studio_env)
     assert restored.returncode == 0, restored.stderr
@@ -127,7 +137,6 @@ def test_dataset_and_key_commands_after_a_run(studio_env, tmp_path):
     assert rows == sum(int(v) for v in printed.values()) > 100
 
     # DVC's own commands see the dataset artifact declared in dvc.yaml
-    dvc_repo = Path(studio_env["LEPTON_HOME"]) / "dvc" / "repo"
     status = subprocess.run([str(BIN / "dvc"), "data", "status", "--json"], cwd=dvc_repo, capture_output=True, text=True)
     assert status.returncode == 0, status.stderr
 

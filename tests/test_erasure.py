@@ -2,7 +2,12 @@
 dataset version in DVC, a registered model) is erased, and its text is then found in no
 store the pipeline keeps."""
 
+import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -83,6 +88,14 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(studio_env, tmp_p
         refused = runner.invoke(cli, ["governance", "erase", "--record", rid])
     assert refused.exit_code != 0 and f"project {project}" in refused.output and "LABEL_STUDIO_URL" in refused.output
     assert holding(roots) == before
+
+    # kill -9 between two of its steps (the dataset versions replaced, their keys destroyed):
+    # no tombstone yet, and the runs below finish it from its journal
+    killed = subprocess.run([str(Path(sys.executable).parent / "lepton"), "governance", "erase", "--record", rid],
+                            env={**os.environ, "LEPTON_FAILPOINTS": "erasure.datasets"}, capture_output=True,
+                            text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not list(s.layout.work.erasures.glob("*.json"))
 
     # MLflow fails after the data keys were destroyed: the erasure stops, says how to finish,
     # and the same command finishes it from its journal without redoing the dataset step
@@ -194,7 +207,6 @@ def test_erasure_leaves_the_text_in_no_store_and_lineage_whole(studio_env, tmp_p
     assert again.run_requests == []
 
     # 6. the steward review pack of the tainted model, rendered in a real headless Chromium
-    import hashlib
 
     from PIL import Image
 

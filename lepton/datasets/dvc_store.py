@@ -21,6 +21,8 @@ from pathlib import Path
 
 import yaml
 
+from lepton.failpoints import failpoint
+
 DIR_HASH = re.compile(r"[0-9a-f]{32}")  # what DVC names a directory version by (md5, without ".dir")
 
 
@@ -63,7 +65,9 @@ class DvcStore:
         repo = self._open()
         with contextlib.redirect_stdout(io.StringIO()):
             repo.add(str(path))
+            failpoint("dvc.added")
             pushed = repo.push(targets=[str(path.with_name(path.name + ".dvc"))])
+            failpoint("dvc.pushed")
         dvc_file = path.with_name(path.name + ".dvc")
         out = yaml.safe_load(dvc_file.read_text())["outs"][0]
         return {"md5": out["md5"], "size": out.get("size"), "nfiles": out.get("nfiles"),

@@ -37,6 +37,7 @@ from lepton.corpus.records import RecordIds
 from lepton.crypto.envelope import encrypt_file
 from lepton.crypto.keyring import DESTROYED, Keyring
 from lepton.datasets.version import decrypt_verified, write_successor
+from lepton.failpoints import failpoint
 from lepton.governance.audit import AuditLog, anchor
 from lepton.governance.purge import Rewrite, planned_rewrites, quarantine_files, quarantine_rekeyed, source_without
 from lepton.governance.retention import ARCHIVE_PURPOSE, open_archive
@@ -416,6 +417,7 @@ def _erase(stores: ErasureStores, ids: frozenset[str], actor: str, retrain: bool
                 hmacs.update(h)
                 keys += destroyed_here
             journal.record("datasets", replaced=replaced, record_hmacs=hmacs, keys_destroyed=keys)
+            failpoint("erasure.datasets")
         if rekey:
             old_quarantine_key, new_quarantine_key, _ = stores.keyring.rotate_data_key(QUARANTINE_PURPOSE)
             new = _quarantine_cipher(stores)
@@ -497,9 +499,13 @@ class Journal:
         self.path = path
 
     def entries(self) -> list[dict]:
+        """The steps recorded; a last line without its newline is a write a kill cut short
+        (that step is done again), so it is left out."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        text = self.path.read_text()
+        lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
+        return [json.loads(line) for line in lines if line.strip()]
 
     def has(self, step: str) -> bool:
         return any(e["step"] == step for e in self.entries())
@@ -513,6 +519,10 @@ class Journal:
 
     def record(self, step: str, **details) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():  # drop a line a kill cut short, so this entry starts a line of its own
+            data = self.path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                os.truncate(self.path, data.rfind(b"\n") + 1)
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps({"step": step, "done_at": datetime.now(timezone.utc).isoformat(), **details},
                                 sort_keys=True) + "\n")

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lepton.corpus.records import Record
+from lepton.failpoints import failpoint
 from lepton.ner.alignment import IGNORE, Encoded, encode
 from lepton.ner.batching import collate, length_grouped, shard
 from lepton.ner.config import TrainConfig
@@ -237,6 +238,7 @@ def train(model, tokenizer, train_records: list[Record], dev_records: list[Recor
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            failpoint("train.step")
             bar.update(1)
             if step % cfg.log_every == 0 or b == len(batches):
                 metrics = {"train_loss_step": loss_sum / max(word_sum, 1), "learning_rate": scheduler.get_last_lr()[0]}
