@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 
+from lepton.atomic import replaced
 from lepton.corpus.formats import SIDECARS, ReaderOptions
 from lepton.corpus.quarantine import QuarantineWriter, Rejection
 from lepton.corpus.records import Record, RecordIds
@@ -110,7 +111,7 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
     records_path = Path(records_path)
     records_path.parent.mkdir(parents=True, exist_ok=True)
     ledgers, seen, ids = [], SeenIds(), ids or RecordIds(None)
-    with QuarantineWriter(quarantine_path, protect) as quarantine, records_path.open("w", encoding="utf-8") as out:
+    with QuarantineWriter(quarantine_path, protect) as quarantine, replaced(records_path) as out:
         for path in sorted(p for p in landing.rglob("*") if is_data_file(p)):
             source = path.relative_to(landing).as_posix()
             ledger = FileLedger(source=source, sha256=sha256_file(path))

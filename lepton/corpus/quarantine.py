@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lepton.atomic import replaced
 from lepton.corpus.records import record_id
 
 KEY_PURPOSE = "quarantine"  # the data key a quarantined line's raw text is sealed under
@@ -60,8 +61,8 @@ class QuarantineWriter:
 
     def __init__(self, path: Path, protect: Callable[[str, str], str] | None = None):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("w", encoding="utf-8")
+        self._file = replaced(self.path)  # in place only when complete (lepton.atomic)
+        self._fh = self._file.__enter__()
         self._protect = protect
         self.count = 0
 
@@ -73,10 +74,10 @@ class QuarantineWriter:
         self.count += 1
 
     def close(self) -> None:
-        self._fh.close()
+        self._file.__exit__(None, None, None)
 
     def __enter__(self) -> "QuarantineWriter":
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        self._file.__exit__(*exc)

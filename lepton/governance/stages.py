@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 
+from lepton.atomic import replaced
 from lepton.corpus.quarantine import QuarantineWriter, Rejection
 from lepton.corpus.records import Record, Span
 from lepton.crypto.fields import FieldCipher
@@ -51,7 +52,7 @@ def _dump(obj: dict) -> str:
 def clean_batch(in_path: Path, out_path: Path, quarantine_path: Path, max_chars: int,
                 protect: Callable[[str, str], str] | None = None) -> StageReport:
     report = StageReport()
-    with QuarantineWriter(quarantine_path, protect) as quarantine, Path(out_path).open("w", encoding="utf-8") as out:
+    with QuarantineWriter(quarantine_path, protect) as quarantine, replaced(Path(out_path)) as out:
         for doc in _docs(in_path):
             report.records_in += 1
             cleaned = clean_text(doc["text"])
@@ -90,7 +91,7 @@ def clean_batch(in_path: Path, out_path: Path, quarantine_path: Path, max_chars:
 def detect_batch(in_path: Path, findings_path: Path, detector: PiiDetector) -> StageReport:
     """Findings hold types and offsets only, never the matched text."""
     report = StageReport()
-    with Path(findings_path).open("w", encoding="utf-8") as out:
+    with replaced(Path(findings_path)) as out:
         for doc in _docs(in_path):
             report.records_in += 1
             found = detector.detect(doc["text"])
@@ -110,7 +111,7 @@ def apply_policy(in_path: Path, findings_path: Path, out_path: Path, policy: Pol
     either its (possibly redacted) text or, for `encrypt`, only the encrypted text.
     Returns the report and the ids of records whose text was encrypted."""
     report, encrypted = StageReport(), []
-    with Path(findings_path).open(encoding="utf-8") as ff, Path(out_path).open("w", encoding="utf-8") as out:
+    with Path(findings_path).open(encoding="utf-8") as ff, replaced(Path(out_path)) as out:
         for rec in _docs(in_path):
             entry = orjson.loads(ff.readline())
             rid = rec["record_id"]
