@@ -53,6 +53,9 @@ ERASED_BY = "erased-by"
 TAINTED_BY = "tainted-by"
 
 
+ERASE_SCRATCH = "lepton-erase-"  # the prefix of an erasure's working folder in the workspace
+
+
 class ErasureError(Exception):
     """Names the record or file that stops an erasure; raised before anything is changed."""
 
@@ -366,7 +369,11 @@ def _erase(stores: ErasureStores, ids: frozenset[str], actor: str, retrain: bool
         erasure = f"{now.strftime('%Y%m%dT%H%M%S')}-{hashlib.sha256(','.join(sorted(ids)).encode()).hexdigest()[:8]}"
         at = now.isoformat()
     ledger = RecordLedger(stores.lineage)
-    with tempfile.TemporaryDirectory(prefix="lepton-erase-", dir=stores.home) as tmp:
+    # A killed erasure leaves its decrypted working copies (dataset splits, unpacked archives);
+    # only an erasure makes these folders, and it holds the workspace alone, so any found is stale.
+    for stale in stores.home.glob(f"{ERASE_SCRATCH}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=ERASE_SCRATCH, dir=stores.home) as tmp:
         tmp = Path(tmp)
         trees = _unpack_archives(stores, tmp / "archives")
         here = _places(stores.work, ids)
