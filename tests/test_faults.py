@@ -80,11 +80,13 @@ def test_ingestion_killed_mid_write_loses_nothing_on_the_next_run(workspace_env,
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 240
-    while time.time() < deadline and not (records.exists() and records.stat().st_size > 100_000):
+    while time.time() < deadline and not _writing(records, 100_000):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert records.exists(), "the run was killed before it wrote anything: the fault was not injected"
+    assert _writing(records, 1), "the run was killed before it wrote anything: the fault was not injected"
+    # the half-written file is not where readers look, and Dagster holds no materialization
+    assert not records.exists()
     with dg.DagsterInstance.get() as instance:
         assert instance.get_latest_materialization_event(dg.AssetKey("raw_documents")) is None
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -94,6 +96,13 @@ def test_ingestion_killed_mid_write_loses_nothing_on_the_next_run(workspace_env,
     meta = event.asset_materialization.metadata
     assert meta["records_in"].value == 60000 == meta["accepted"].value + meta["quarantined"].value
     assert len(records.read_text().splitlines()) == meta["accepted"].value
+    assert not _writing(records, -1), "what the killed run left beside the file is gone"
+
+
+def _writing(path, size: int) -> bool:
+    """A writer (lepton.atomic.replaced) holds more than `size` bytes beside `path`."""
+    return any(p.stat().st_size > size for p in path.parent.glob(f".{path.name}.*.tmp")) \
+        if path.parent.exists() else False
 
 
 def test_an_erasure_journal_line_cut_short_by_a_kill_is_done_again(tmp_path):
@@ -132,6 +141,15 @@ def test_two_runs_of_one_partition_at_once_take_turns(workspace_env, tmp_path):
     with dg.DagsterInstance.get() as instance:
         events = instance.fetch_materializations(dg.AssetKey("raw_documents"), limit=10).records
     assert len(events) == 2
+    # the steps did not overlap: the lineage START of each is sent once it holds the step,
+    # and one run's COMPLETE comes before the other's START
+    spans: dict = {}
+    for line in s.layout.work.openlineage_events.read_text().splitlines():
+        e = json.loads(line)
+        if e["job"]["name"].endswith("raw_documents") and e["eventType"] in ("START", "COMPLETE"):
+            spans.setdefault(e["run"]["runId"], {})[e["eventType"]] = e["eventTime"]
+    first, second = sorted((v["START"], v["COMPLETE"]) for v in spans.values())
+    assert first[1] <= second[0], spans
     meta = events[0].asset_materialization.metadata
     lines = s.layout.work.stage_file(RAW, key).read_bytes().splitlines()
     ids = [json.loads(line)["record_id"] for line in lines]
@@ -223,7 +241,8 @@ def test_postgres_restarted_under_a_daemon_a_webserver_and_a_run(own_postgres, w
     home = Path(workspace_env["DAGSTER_HOME"])
     (home / "dagster.yaml").write_text(yaml.safe_dump({
         "storage": {"postgres": {"postgres_db": {"hostname": "127.0.0.1", "port": port, "username": "postgres",
-                                                 "password": "", "db_name": "postgres"}}},
+                                                 "password": "", "db_name": "postgres",
+                                                 "scheme": "postgresql+psycopg2"}}},
         "run_monitoring": {"enabled": True, "poll_interval_seconds": 5}, "telemetry": {"enabled": False}}))
     s = Settings.from_env()
     write_sample(s.landing_dir, 60000, seed=4, conll_share=0.0)
@@ -245,7 +264,7 @@ def test_postgres_restarted_under_a_daemon_a_webserver_and_a_run(own_postgres, w
     try:
         run = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 300
-        while time.time() < deadline and not (records.exists() and records.stat().st_size > 100_000):
+        while time.time() < deadline and not _writing(records, 100_000):
             time.sleep(0.05)
         assert run.poll() is None, "the run ended before the restart: the fault was not injected"
         restarted = time.time()

@@ -295,6 +295,11 @@ def test_a_sync_survives_the_server_going_down_and_coming_back(workspace_env, tm
         for t in tasks:
             studio.update_annotation(t["annotations"][0]["id"], to_result([Span(0, 1, "LOC")]), task=t["id"])
         expected = sum(len(t["annotations"]) for t in studio.tasks(project))
+        # a push into another project is caught by the same outage (a project of its own, so the
+        # sync's figures below stay exact)
+        pushed_to = studio.ensure_project(f"{s.ls_project} outage", load_schema(s.label_schema_file)).id
+        new_tasks = [{"data": {"text": f"Task {i} pushed during the outage.", "record_id": f"outage-{i}"}}
+                     for i in range(5)]
 
         label_studio.stop()
         # A sensor tick during the outage fails, saying what failed and why; its cursor stays.
@@ -306,11 +311,19 @@ def test_a_sync_survives_the_server_going_down_and_coming_back(workspace_env, tm
         patient = res.model_copy(update={"retry_seconds": 300.0})
         worker = threading.Thread(target=lambda: out.append(pull(patient, s.layout.work, _schema_version(s), cursor,
                                                                   log=retries.append)))
+        pushed = []
+        pusher = threading.Thread(target=lambda: pushed.append(patient.studio().push(pushed_to, new_tasks)))
         worker.start()
+        pusher.start()
         time.sleep(3)
         restart = label_studio.start()
         worker.join(300)
-        assert not worker.is_alive()
+        pusher.join(300)
+        assert not worker.is_alive() and not pusher.is_alive()
+        # the push waited for the server and stored each task once
+        assert pushed and pushed[0]["pushed"] == 5
+        stored = [t["data"]["record_id"] for t in studio.tasks(pushed_to)]
+        assert sorted(stored) == sorted(t["data"]["record_id"] for t in new_tasks)
     [snap] = out
     assert retries and all("unreachable" in r for r in retries)
     assert snap.changes == {"added": 0, "updated": 3, "removed": 0}
