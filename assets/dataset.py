@@ -8,6 +8,7 @@ from assets.annotation import annotations
 from lepton.annotation.batches import batch_pointers
 from lepton.corpus.ingest import read_records
 from lepton.corpus.records import RECORD_FIELDS
+from lepton.datasets import eval_set
 from lepton.datasets.build import latest_validated, write_split_rows
 from lepton.datasets.version import MANIFEST, build_dataset
 from lepton.validation.distribution import family_keys
@@ -62,6 +63,18 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
         keys = family_keys(records)
         store = dvc.store()
         store.install_pipeline_file(dvc.pipeline_file)
+        # The frozen evaluation set: chosen from the first version's records, held out of every
+        # version's train and dev splits from then on.
+        frozen = eval_set.current(store)
+        if frozen is None and (frozen := eval_set.freeze(records, keys, training.eval_set(), store,
+                                                          keyring.keyring())) is not None:
+            stage.add_dataset_version(frozen["version"], [(chosen["batch_id"], chosen["validation"])],
+                                      members={eval_set.SPLIT: frozen["record_ids"]}, dataset=eval_set.EVAL_SET,
+                                      key_id=frozen["key_id"], merkle_root=frozen["merkle_root"], rows=frozen["rows"])
+            governance.audit().append("eval_set.freeze", f"dataset_version:{frozen['version']}",
+                                      actor="dagster:" + context.run.run_id, rows=frozen["rows"],
+                                      reason=frozen["reason"])
+        held_out = frozenset(frozen["record_ids"]) & records.keys() if frozen else frozenset()
         out_dir = store.repo_dir / "datasets" / DATASET
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -70,8 +83,9 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
             provenance={"annotation_batches": [chosen["batch_id"]], "record_batches": chosen["record_batches"],
                         "label_schema_version": schema.version,
                         "annotation_label_schema_version": chosen.get("label_schema_version"),
-                        "labels_mapped": relabelled["mapped"], "spans_refused": relabelled["refused"]},
-            families=keys,
+                        "labels_mapped": relabelled["mapped"], "spans_refused": relabelled["refused"],
+                        "eval_set": frozen["version"] if frozen else None, "held_out": len(held_out)},
+            families=keys, held_out=held_out,
         )
         tracked = store.add_and_push(out_dir)
         version = tracked["md5"].removesuffix(".dir")
@@ -91,6 +105,8 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
                              key_id=manifest["key_id"], merkle_root=manifest["merkle_root"],
                              label_schema=manifest["provenance"]["label_schema_version"],
                              **{f"rows_{k}": v for k, v in rows.items()})
+        if frozen:
+            stage.add_held_out(version, frozen["version"])
         return dg.Output(
             {"version": version, "path": str(out_dir), "dataset": DATASET, "rows": rows,
              "annotation_batches": manifest["provenance"]["annotation_batches"], "profile": prof,
@@ -102,6 +118,8 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
                 "dataset_version": version,
                 "files_pushed": tracked["pushed"],
                 "rows_train": rows["train"], "rows_dev": rows["dev"], "rows_test": rows["test"],
+                "eval_set": frozen["version"] if frozen else "none yet (fewer records than the policy's minimum)",
+                "held_out_in_test": len(held_out),
                 "key_id": manifest["key_id"],
                 "merkle_root": manifest["merkle_root"],
                 "annotation_batch": chosen["batch_id"],

@@ -74,7 +74,7 @@ def build_resources(s: Settings) -> dict:
         "training": TrainingResource(base_encoder=s.base_encoder, epochs=s.epochs, patience=s.patience,
                                      batch_size=s.batch_size, learning_rate=s.learning_rate, seed=s.seed,
                                      processes=s.train_processes,
-                                     augment_copies=s.augment_copies),
+                                     augment_copies=s.augment_copies, eval_set_policy=str(s.eval_set_policy)),
     }
 
 

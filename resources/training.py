@@ -1,6 +1,10 @@
+from pathlib import Path
+
 import dagster as dg
 
+from lepton.datasets.eval_set import EvalSetPolicy
 from lepton.ner.config import TrainConfig, default
+from lepton.packaged import shipped
 
 
 class TrainingResource(dg.ConfigurableResource):
@@ -16,6 +20,10 @@ class TrainingResource(dg.ConfigurableResource):
     seed: int = default("seed")
     processes: int = 1  # >1: torchrun with DistributedDataParallel (gloo on CPU, NCCL on GPUs)
     augment_copies: int = 0  # >0: augmented copies of each training record (mention replacement, recasing)
+    eval_set_policy: str = ""  # the frozen evaluation set's policy file (policy/eval_set.yaml)
+
+    def eval_set(self) -> EvalSetPolicy:
+        return EvalSetPolicy.load(Path(self.eval_set_policy or shipped("policy/eval_set.yaml")))
 
     def augmentation(self) -> dict | None:
         return {"copies": self.augment_copies, "seed": self.seed} if self.augment_copies else None

@@ -46,7 +46,8 @@ def test_whole_chain_on_postgres(studio_env, pg_database, monkeypatch, tmp_path)
         kinds = dict(conn.execute(sa.text("select kind, count(*) from lineage_nodes group by kind")).all())
         edges = conn.execute(sa.text("select count(*) from lineage_edges where run_id is not null")).scalar()
     engine.dispose()
-    assert kinds["input_file"] == 2 and kinds["model_version"] == 1 and kinds["dataset_version"] == 1
+    # dataset versions: the training dataset's and the frozen evaluation set's
+    assert kinds["input_file"] == 2 and kinds["model_version"] == 1 and kinds["dataset_version"] == 2
     assert edges >= 7
 
 

@@ -115,7 +115,7 @@ def test_dataset_and_key_commands_after_a_run(studio_env, tmp_path):
     # kill -9 in the DVC step: once tracked but not pushed, once pushed but not recorded. No
     # version is visible after either, and the run after them gives the id they were making.
     making = set()
-    for point in ("dvc.added", "dvc.pushed"):
+    for point in ("dvc.added:ner", "dvc.pushed:ner"):
         killed = _run(materialize, {**studio_env, "LEPTON_FAILPOINTS": point})
         assert killed.returncode == -9, (point, killed.returncode, killed.stderr[-2000:])
         assert _run(["lepton", "dataset", "list"], studio_env).stdout.strip() == "", point

@@ -73,7 +73,8 @@ def test_whole_chain_on_a_public_corpus_with_its_own_schema(corpus, studio_env, 
     lineage = lineage_for(s)
     [batch] = lineage.find("annotation_batch")
     assert batch.attrs["label_schema"] == schema.version
-    [dataset] = lineage.find("dataset_version")
+    # the training dataset's version (the frozen evaluation set is a dataset version of its own)
+    [dataset] = [d for d in lineage.find("dataset_version") if d.attrs["dataset"] == "ner"]
     assert dataset.attrs["label_schema"] == schema.version
     [run] = lineage.find("training_run")
     assert run.attrs["label_schema"] == schema.version

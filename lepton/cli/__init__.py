@@ -7,6 +7,7 @@ from lepton.cli.annotations import annotations
 from lepton.cli.audit import audit
 from lepton.cli.data import dataset, quarantine_cmd, sample
 from lepton.cli.demo import demo
+from lepton.cli.eval_set import eval_set_cmd
 from lepton.cli.governance import governance
 from lepton.cli.keys import keys
 from lepton.cli.lineage import lineage, report, reproduce_cmd
@@ -21,7 +22,7 @@ def main() -> None:
     private_files()
 
 
-for command in (sample, dataset, quarantine_cmd, keys, audit, governance, annotations, lineage, report, validation, train_cmd, reproduce_cmd, demo):
+for command in (sample, dataset, eval_set_cmd, quarantine_cmd, keys, audit, governance, annotations, lineage, report, validation, train_cmd, reproduce_cmd, demo):
     main.add_command(command)
 
 __all__ = ["main"]

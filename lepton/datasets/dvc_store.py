@@ -65,9 +65,9 @@ class DvcStore:
         repo = self._open()
         with contextlib.redirect_stdout(io.StringIO()):
             repo.add(str(path))
-            failpoint("dvc.added")
+            failpoint(f"dvc.added:{path.name}")
             pushed = repo.push(targets=[str(path.with_name(path.name + ".dvc"))])
-            failpoint("dvc.pushed")
+            failpoint(f"dvc.pushed:{path.name}")
         dvc_file = path.with_name(path.name + ".dvc")
         out = yaml.safe_load(dvc_file.read_text())["outs"][0]
         return {"md5": out["md5"], "size": out.get("size"), "nfiles": out.get("nfiles"),

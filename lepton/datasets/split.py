@@ -23,22 +23,38 @@ def rarest_label_strata(labels_by_record: dict[str, list[str]]) -> dict[str, str
 def _cut(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
     if n < 3:
         return n, 0, 0
-    n_dev = max(1, round(n * fractions[1]))
-    n_test = max(1, round(n * fractions[2]))
+    # a split with a share gets at least one document of each stratum; one without (the test
+    # split when the frozen evaluation set already fills it) gets none
+    n_dev = max(1, round(n * fractions[1])) if fractions[1] > 0 else 0
+    n_test = max(1, round(n * fractions[2])) if fractions[2] > 0 else 0
     return n - n_dev - n_test, n_dev, n_test
 
 
 def split_records(record_ids: list[str], seed: int = 13,
                   fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
                   strata: dict[str, str] | None = None,
-                  families: dict[str, str] | None = None) -> dict[str, list[str]]:
+                  families: dict[str, str] | None = None,
+                  held_out: frozenset[str] = frozenset()) -> dict[str, list[str]]:
     """`families`: record id -> a key shared by near-identical documents; a family lands
-    in one split whole, so no near-duplicate leaks from train into dev or test."""
+    in one split whole, so no near-duplicate leaks from train into dev or test.
+    `held_out` (the frozen evaluation set): those records, with their families, go to test
+    and count towards its share; the rest is split so that train and dev keep theirs."""
     if abs(sum(fractions) - 1.0) > 1e-9:
         raise ValueError(f"split fractions must sum to 1, got {fractions}")
     unique = set(record_ids)
     if len(unique) != len(record_ids):
         raise ValueError("record ids must be unique before splitting")
+    if held_out & unique:
+        family = (families or {}).get
+        held = {family(rid, rid) for rid in held_out & unique}
+        test = [rid for rid in unique if family(rid, rid) in held]
+        others = [rid for rid in record_ids if family(rid, rid) not in held]
+        left = max(round(fractions[2] * len(unique)) - len(test), 0) / len(unique)
+        total = fractions[0] + fractions[1] + left
+        rest = split_records(others, seed, (fractions[0] / total, fractions[1] / total, left / total),
+                             strata, families) if others else {s: [] for s in SPLITS}
+        rest["test"] = sorted(rest["test"] + test)
+        return rest
     if families:
         members: dict[str, list[str]] = defaultdict(list)
         for rid in unique:

@@ -48,13 +48,12 @@ def _manifest_mac(manifest: dict, mac_key: bytes) -> str:
     return hmac.new(mac_key, json.dumps(body, sort_keys=True).encode(), hashlib.sha256).hexdigest()
 
 
-def _write_encrypted(lines_by_split: dict[str, list[tuple[str, bytes]]], out_dir: Path, data_key: bytes,
+def write_encrypted(lines_by_split: dict[str, list[tuple[str, bytes]]], out_dir: Path, data_key: bytes,
                      key_id: str, dataset: str) -> dict:
     mac_key = _mac_key(data_key)
     files = {}
     with tempfile.TemporaryDirectory(prefix="lepton-plain-") as tmp:
-        for split in SPLITS:
-            rows = lines_by_split[split]
+        for split, rows in lines_by_split.items():
             plain = Path(tmp) / f"{split}.jsonl"
             file_mac = hmac.new(mac_key, digestmod=hashlib.sha256)
             record_hmacs = []
@@ -76,7 +75,7 @@ def _write_encrypted(lines_by_split: dict[str, list[tuple[str, bytes]]], out_dir
     return files
 
 
-def _finish_manifest(manifest: dict, files: dict, data_key: bytes, out_dir: Path) -> dict:
+def finish_manifest(manifest: dict, files: dict, data_key: bytes, out_dir: Path) -> dict:
     leaves = sorted((rid, h) for f in files.values() for rid, h in zip(f["record_ids"], f["record_hmacs"]))
     manifest["splits"] = files
     manifest["merkle_root"] = merkle_root([leaf(rid, h) for rid, h in leaves])
@@ -86,9 +85,11 @@ def _finish_manifest(manifest: dict, files: dict, data_key: bytes, out_dir: Path
 
 
 def build_dataset(records: list[Record], out_dir: Path, keyring: Keyring, dataset: str,
-                  seed: int, provenance: dict, families: dict[str, str] | None = None) -> dict:
+                  seed: int, provenance: dict, families: dict[str, str] | None = None,
+                  held_out: frozenset[str] = frozenset()) -> dict:
     """Writes `<split>.jsonl.enc` and `manifest.json` into `out_dir` and returns the manifest.
-    `provenance` (annotation snapshot ids, schema version, ...) is stored as given."""
+    `provenance` (annotation snapshot ids, schema version, ...) is stored as given;
+    `held_out` (the frozen evaluation set) goes to the test split, never train or dev."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     by_id = {r.record_id: r for r in records}
@@ -97,14 +98,14 @@ def build_dataset(records: list[Record], out_dir: Path, keyring: Keyring, datase
         raise ValueError(f"duplicate record ids in dataset input: {dup}")
     strata = rarest_label_strata({rid: [s.label for s in r.spans] for rid, r in by_id.items()})
     families = families or {rid: near_duplicate_key(r.text) for rid, r in by_id.items()}
-    splits = split_records(list(by_id), seed=seed, strata=strata, families=families)
+    splits = split_records(list(by_id), seed=seed, strata=strata, families=families, held_out=held_out)
     key_id, data_key = keyring.data_key_for(dataset)
     lines = {s: [(rid, record_line(by_id[rid])) for rid in splits[s]] for s in SPLITS}
-    files = _write_encrypted(lines, out_dir, data_key, key_id, dataset)
+    files = write_encrypted(lines, out_dir, data_key, key_id, dataset)
     labels = {s: dict(sorted(Counter(sp.label for rid in splits[s] for sp in by_id[rid].spans).items()))
               for s in SPLITS}
     manifest = {"dataset": dataset, "key_id": key_id, "seed": seed, "labels": labels, "provenance": provenance}
-    return _finish_manifest(manifest, files, data_key, out_dir)
+    return finish_manifest(manifest, files, data_key, out_dir)
 
 
 def read_manifest(dataset_dir: Path) -> dict:
@@ -158,7 +159,7 @@ def decrypt_verified(dataset_dir: Path, keyring: Keyring, out_dir: Path) -> dict
     manifest, data_key, mac_key = _unwrapped(dataset_dir, keyring)
     out_dir.mkdir(parents=True, exist_ok=True)
     leaves = []
-    for split in SPLITS:
+    for split in manifest["splits"]:  # train, dev and test; `eval` for the frozen evaluation set
         leaves += _verified_split(dataset_dir, manifest, split, data_key, mac_key, out_dir / f"{split}.jsonl")
     root = merkle_root([leaf(rid, h) for rid, h in sorted(leaves)])
     if root != manifest["merkle_root"]:
@@ -178,9 +179,9 @@ def load_split(dataset_dir: Path, split: str, keyring: Keyring) -> list[Record]:
             return [Record.from_dict(json.loads(line)) for line in fh]
 
 
-def _read_plain(plain_dir: Path) -> dict[str, list[tuple[str, bytes]]]:
+def _read_plain(plain_dir: Path, splits) -> dict[str, list[tuple[str, bytes]]]:
     lines = {}
-    for split in SPLITS:
+    for split in splits:
         with (Path(plain_dir) / f"{split}.jsonl").open("rb") as fh:
             lines[split] = [(json.loads(line)["record_id"], line) for line in fh]
     return lines
@@ -193,8 +194,8 @@ def write_successor(old: dict, plain_dir: Path, out_dir: Path, key_id: str, data
     Keeping the split assignment (rather than re-splitting) means an erasure or a key
     rotation changes nothing else a steward compares between the two versions."""
     lines = {split: [(rid, line) for rid, line in rows if rid not in drop]
-             for split, rows in _read_plain(plain_dir).items()}
-    files = _write_encrypted(lines, Path(out_dir), data_key, key_id, old["dataset"])
+             for split, rows in _read_plain(plain_dir, old["splits"]).items()}
+    files = write_encrypted(lines, Path(out_dir), data_key, key_id, old["dataset"])
     manifest = {k: v for k, v in old.items() if k not in ("splits", "merkle_root", "manifest_mac")}
     manifest["key_id"] = key_id
     manifest["provenance"] = {**old["provenance"], **provenance}
@@ -202,7 +203,7 @@ def write_successor(old: dict, plain_dir: Path, out_dir: Path, key_id: str, data
         manifest["labels"] = {split: dict(sorted(Counter(sp["label"] for _, line in rows
                                                          for sp in json.loads(line)["spans"]).items()))
                               for split, rows in lines.items()}
-    return _finish_manifest(manifest, files, data_key, Path(out_dir))
+    return finish_manifest(manifest, files, data_key, Path(out_dir))
 
 
 def reencrypt_under_new_key(dataset_dir: Path, keyring: Keyring) -> dict:

@@ -278,8 +278,10 @@ def _replace_versions(stores: ErasureStores, name: str, versions: list[dict], id
         tracked = stores.dvc.add_and_push(out_dir)
         new = tracked["md5"].removesuffix(".dir")
         rows = {s: e["rows"] for s, e in new_manifest["splits"].items()}
+        kept = {"record_ids": sorted(r for e in new_manifest["splits"].values() for r in e["record_ids"])} \
+            if "record_ids" in v else {}  # the frozen evaluation set lists its ids in the index
         stores.dvc.record_version(name, new, key_id=key_id, merkle_root=new_manifest["merkle_root"], rows=rows,
-                                  replaces=v["version"], erasure=erasure)
+                                  replaces=v["version"], erasure=erasure, **kept)
         before = stores.lineage.get(f"dataset_version:{v['version']}")
         nid = stores.lineage.add_node("dataset_version", new, **{
             **(before.attrs if before else {}), "dataset": name, "key_id": key_id,

@@ -15,6 +15,7 @@ TRAINED_ON = "trained-on"
 REGISTERED_FROM = "registered-from"
 GOVERNED_BY = "governed-by"
 PROMOTED_BY = "promoted-by"
+HOLDS_OUT = "holds-out"  # a dataset version holds-out the frozen evaluation set (its test split has it)
 
 
 class StageLineage:
@@ -125,6 +126,11 @@ class StageLineage:
             self._edge(node_id("annotation_batch", annotation_batch), nid, DERIVED_FROM)
             self._edge(validation, nid, VALIDATED_BY)
         return nid
+
+    def add_held_out(self, dataset_version: str, eval_set_version: str) -> None:
+        """The frozen evaluation set a dataset version kept out of its train and dev splits."""
+        self._edge(node_id("dataset_version", eval_set_version), node_id("dataset_version", dataset_version),
+                   HOLDS_OUT)
 
     def add_training_run(self, run_id: str, dataset_version: str, augmentation: dict | None = None, **attrs) -> str:
         """With augmentation, the run is trained on a derived dataset (the version's train
