@@ -32,9 +32,12 @@ else:
     from lepton.governance.pii import policy_detector
     from lepton.governance.policy import Policy
     from lepton.governance.stages import apply_policy, clean_batch, detect_batch
-    cipher = FieldCipher(Keyring(tmp / "keyring.json", bytes(32)), "bench")
+    from lepton.workspace import Layout, record_ids
+    ring = Keyring(tmp / "keyring.json", bytes(32))
+    cipher = FieldCipher(ring, "bench")
     policy = Policy.load(Path(sys.argv[4]))
-    rep = ingest_folder(path.parent, tmp / "raw.jsonl", tmp / "q.jsonl", protect=cipher.encrypt)
+    ids = record_ids(Layout(tmp / "ws"), ring)  # keyed, as in a new workspace
+    rep = ingest_folder(path.parent, tmp / "raw.jsonl", tmp / "q.jsonl", protect=cipher.encrypt, ids=ids)
     clean_batch(tmp / "raw.jsonl", tmp / "clean.jsonl", tmp / "q2.jsonl", 100_000, protect=cipher.encrypt)
     detect_batch(tmp / "clean.jsonl", tmp / "pii.jsonl", policy_detector(policy))  # as the pipeline runs it
     apply_policy(tmp / "clean.jsonl", tmp / "pii.jsonl", tmp / "gov.jsonl", policy, cipher)
