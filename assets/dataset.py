@@ -68,9 +68,7 @@ def dataset_version(context: dg.AssetExecutionContext, workspace: WorkspaceResou
         frozen = eval_set.current(store)
         if frozen is None and (frozen := eval_set.freeze(records, keys, training.eval_set(), store,
                                                           keyring.keyring())) is not None:
-            stage.add_dataset_version(frozen["version"], [(chosen["batch_id"], chosen["validation"])],
-                                      members={eval_set.SPLIT: frozen["record_ids"]}, dataset=eval_set.EVAL_SET,
-                                      key_id=frozen["key_id"], merkle_root=frozen["merkle_root"], rows=frozen["rows"])
+            eval_set.add_to_lineage(stage, frozen, [(chosen["batch_id"], chosen["validation"])])
             governance.audit().append("eval_set.freeze", f"dataset_version:{frozen['version']}",
                                       actor="dagster:" + context.run.run_id, rows=frozen["rows"],
                                       reason=frozen["reason"])

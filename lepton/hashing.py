@@ -1,4 +1,4 @@
-"""Streaming SHA-256 of a file, local or any universal-pathlib path."""
+"""Streaming digests of a file, local or any universal-pathlib path."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import hashlib
 
 
 def sha256_file(path) -> str:
-    h = hashlib.sha256()
+    return digest_file(path, hashlib.sha256())
+
+
+def digest_file(path, h) -> str:
+    """The file fed in pieces to `h` (a hashlib or hmac object): its hex digest."""
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
             h.update(chunk)

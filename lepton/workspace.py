@@ -252,8 +252,7 @@ def record_ids(layout: Layout, keyring) -> RecordIds:
     scheme = json.loads(marker.read_text())["scheme"]
     if scheme == "sha256":
         return RecordIds(None)
-    key_id, key = keyring.data_key_for(RECORD_ID_KEY)
-    return RecordIds(key, key_id)
+    return RecordIds(keyring.data_key_for(RECORD_ID_KEY)[1])
 
 
 def erased_ids(work: WorkTree) -> frozenset[str]:

@@ -45,8 +45,8 @@ def extend_cmd(count: int, reason: str) -> None:
     from lepton.annotation.batches import batch_pointers
     from lepton.corpus.ingest import read_records
     from lepton.datasets.build import latest_validated
-    from lepton.datasets.eval_set import EVAL_SET, SPLIT, EvalSetError, EvalSetPolicy, extend
-    from lepton.lineage.events import DERIVED_FROM, StageLineage
+    from lepton.datasets.eval_set import EVAL_SET, EvalSetError, EvalSetPolicy, add_to_lineage, extend
+    from lepton.lineage.events import StageLineage
     from lepton.lineage.ledger import RecordLedger
     from lepton.validation.distribution import family_keys
     from lepton.validation.gates import passed_validation
@@ -65,11 +65,7 @@ def extend_cmd(count: int, reason: str) -> None:
                      trained_on, count, reason)
     except EvalSetError as exc:
         raise click.ClickException(str(exc)) from None
-    stage = StageLineage(lineage, run_id=None, code_version="eval-set-1")
-    nid = stage.add_dataset_version(new["version"], [], members={SPLIT: new["record_ids"]}, dataset=EVAL_SET,
-                                    key_id=new["key_id"], merkle_root=new["merkle_root"], rows=new["rows"],
-                                    reason=new["reason"])
-    lineage.add_edge(f"dataset_version:{new['previous']}", nid, DERIVED_FROM, code_version="eval-set-1")
+    add_to_lineage(StageLineage(lineage, run_id=None, code_version="eval-set-1"), new)
     audit_for(s).append("eval_set.extend", f"dataset_version:{new['version']}",
                         actor=f"cli:{os.environ.get('USER', '?')}", reason=new["reason"], previous=new["previous"],
                         rows=new["rows"])

@@ -109,7 +109,6 @@ def ingest_folder(landing: Path, records_path: Path, quarantine_path: Path,
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
     records_path = Path(records_path)
-    records_path.parent.mkdir(parents=True, exist_ok=True)
     ledgers, seen, ids = [], SeenIds(), ids or RecordIds(None)
     with QuarantineWriter(quarantine_path, protect) as quarantine, replaced(records_path) as out:
         for path in sorted(p for p in landing.rglob("*") if is_data_file(p)):

@@ -73,9 +73,6 @@ class QuarantineWriter:
         self._fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         self.count += 1
 
-    def close(self) -> None:
-        self._file.__exit__(None, None, None)
-
     def __enter__(self) -> "QuarantineWriter":
         return self
 

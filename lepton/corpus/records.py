@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 
+from lepton.hashing import digest_file
+
 # A record file's schema (raw, clean, annotated, dataset split) as (field, type) pairs: what
 # lineage events and Dagster metadata say a record file holds.
 RECORD_FIELDS = [("record_id", "string"), ("source", "string"), ("line", "integer"), ("text", "string"),
@@ -83,8 +85,8 @@ class RecordIds:
     key, an id reveals nothing without that key. `key=None` is the unkeyed scheme of
     workspaces made before (README: "Record ids")."""
 
-    def __init__(self, key: bytes | None, key_id: str | None = None):
-        self._key, self.key_id = key, key_id
+    def __init__(self, key: bytes | None):
+        self._key = key
 
     @property
     def scheme(self) -> str:
@@ -109,12 +111,19 @@ class RecordIds:
             return reader
         return lambda path, source: (self.rekey(item) for item in reader(path, source))
 
+    def _digest(self):
+        return hashlib.sha256() if self._key is None else hmac.new(self._key, digestmod=hashlib.sha256)
+
     def of_bytes(self, data: bytes) -> str:
         """A file's digest for the records that outlive it (tombstones): keyed like ids, so
         a kept digest cannot confirm a guessed file either."""
-        if self._key is None:
-            return hashlib.sha256(data).hexdigest()
-        return hmac.new(self._key, data, hashlib.sha256).hexdigest()
+        h = self._digest()
+        h.update(data)
+        return h.hexdigest()
+
+    def of_file(self, path) -> str:
+        """`of_bytes` of a file, read in pieces (an archive may be large)."""
+        return digest_file(path, self._digest())
 
 
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)

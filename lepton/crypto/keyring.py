@@ -5,8 +5,9 @@ key file that must be private (0600), behind `MasterKeyProvider` so a KMS can ta
 place. Data keys are stored only wrapped (AES-GCM under a key derived from the master key,
 with the entry's id and dataset as associated data, as a KMS's encryption context would
 be), so the keyring file on its own is worthless and a wrapped key moved to another entry
-does not unwrap: destroying an entry shreds the key it names, no other. Rotating the KEK means re-wrapping a few bytes per dataset,
-never re-encrypting data (ciphertext and DVC hashes stay the same).
+does not unwrap: destroying an entry shreds the key it names, no other. Rotating the KEK
+means re-wrapping a few bytes per dataset, never re-encrypting data (ciphertext and DVC
+hashes stay the same).
 """
 
 from __future__ import annotations

@@ -118,6 +118,17 @@ def store_set(record_ids: list[str], records: dict[str, Record], store, keyring:
     return current(store)
 
 
+def add_to_lineage(stage, entry: dict, batches: list[tuple[str, str]] = ()) -> str:
+    """A version of the set (its index entry) as a dataset-version node with its records in
+    the ledger, derived from the version it extends; `stage` is a StageLineage."""
+    nid = stage.add_dataset_version(entry["version"], list(batches), members={SPLIT: entry["record_ids"]},
+                                    dataset=EVAL_SET, key_id=entry["key_id"], merkle_root=entry["merkle_root"],
+                                    rows=entry["rows"], reason=entry["reason"])
+    if entry.get("previous"):
+        stage.add_derived(nid, f"dataset_version:{entry['previous']}")
+    return nid
+
+
 def freeze(records: dict[str, Record], families: dict[str, str], policy: EvalSetPolicy, store,
            keyring: Keyring) -> dict | None:
     """The set from the first dataset version's records, or None while there are fewer than

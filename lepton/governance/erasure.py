@@ -318,7 +318,7 @@ def _rewrite_archives(stores: ErasureStores, trees: dict[Path, WorkTree], rewrit
     _, key_id, key = stores.keyring.rotate_data_key(ARCHIVE_PURPOSE)
     changed = []
     for archive, tree in trees.items():
-        before = stores.ids.of_bytes(archive.read_bytes())
+        before = stores.ids.of_file(archive)
         for rw in rewrites.get(archive, []):
             rw.apply()
         tar_path = tmp / f"{archive.name}.tar"
@@ -329,7 +329,7 @@ def _rewrite_archives(stores: ErasureStores, trees: dict[Path, WorkTree], rewrit
         tar_path.unlink()
         if rewrites.get(archive):
             changed.append({"file": archive.relative_to(stores.home).as_posix(), "digest_before": before,
-                            "digest_after": stores.ids.of_bytes(archive.read_bytes()),
+                            "digest_after": stores.ids.of_file(archive),
                             "removed": sum(rw.removed for rw in rewrites[archive])})
     destroyed = []
     for kid, entry in stores.keyring.entries().items():

@@ -127,6 +127,10 @@ class StageLineage:
             self._edge(validation, nid, VALIDATED_BY)
         return nid
 
+    def add_derived(self, nid: str, source: str) -> None:
+        """`nid` derived-from `source` (both node ids)."""
+        self._edge(source, nid, DERIVED_FROM)
+
     def add_held_out(self, dataset_version: str, eval_set_version: str) -> None:
         """The frozen evaluation set a dataset version kept out of its train and dev splits."""
         self._edge(node_id("dataset_version", eval_set_version), node_id("dataset_version", dataset_version),
