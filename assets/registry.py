@@ -3,7 +3,6 @@ import dagster as dg
 from assets.lineage import CHECK, lineage_graph
 from lepton.governance.audit import ANCHOR, anchor
 from lepton.lineage.store import node_id
-from lepton.tracking.mlflow_store import CHAMPION
 from lepton.validation.gates import not_passed
 from resources import GovernanceResource, LineageResource, MlflowResource
 
@@ -17,8 +16,8 @@ class LineageIncomplete(Exception):
 @dg.asset(
     group_name="registry", kinds={"mlflow"}, owners=["team:ml"], code_version=CODE_VERSION,
     deps=[lineage_graph],
-    description="Registers the trained model in the MLflow registry and moves the champion alias to it "
-                "when its test entity F1 clears the floor in settings.",
+    description="Registers the trained model in the MLflow registry (its labels and label schema as tags); "
+                "the champion alias moves only through the promotion_gate check on model_evaluation.",
 )
 def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow: MlflowResource,
                      lineage: LineageResource, governance: GovernanceResource) -> dg.Output[dict]:
@@ -32,7 +31,7 @@ def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow:
                                     "asset's check for the gaps")
         previous = mlflow.store().champion()
         reg = mlflow.store().register(ner_model["model_uri"], ner_model["run_id"], ner_model["test_f1"],
-                                      mlflow.f1_floor, ner_model["labels"], ner_model["label_schema_version"],
+                                      ner_model["labels"], ner_model["label_schema_version"],
                                       model_id=ner_model.get("model_id"))
         # F1 under another label set is another measure: say so wherever the two meet
         schema_change = (f"{previous['name']} v{previous['version']} was trained under label schema "
@@ -45,22 +44,17 @@ def registered_model(context: dg.AssetExecutionContext, ner_model: dict, mlflow:
             context.log.warning(schema_change)
         node = stage.add_model_version(
             reg["name"], reg["version"], ner_model["run_id"], test_f1=round(ner_model["test_f1"], 4),
-            champion=reg["promoted"], dataset_version=ner_model["dataset_version"],
+            dataset_version=ner_model["dataset_version"],
             label_schema=ner_model["label_schema_version"])
         # the audit log's head, anchored where a writer of the workspace cannot rewrite it
         seq, mac = anchor(governance.audit(), lineage.store)
         mlflow.store().tag_version(reg["version"], ANCHOR, f"{seq}:{mac}")
-        if reg["promoted"]:
-            stage.add_alias_change(reg["name"], CHAMPION, reg["version"], previous["version"] if previous else None)
-        if not reg["promoted"]:
-            context.log.warning(f"{reg['name']} v{reg['version']} F1 {reg['f1']:.3f} is below the floor "
-                                f"{reg['f1_floor']}: registered but not {CHAMPION}")
         return dg.Output(
             reg,
             metadata={
                 "model": reg["name"], "version": reg["version"],
-                "alias": CHAMPION if reg["promoted"] else "(none)",
-                "test_f1": dg.MetadataValue.float(reg["f1"]), "f1_floor": reg["f1_floor"],
+                "test_f1": dg.MetadataValue.float(reg["f1"]),
+                "champion_before": f"v{previous['version']}" if previous else "(none)",
                 "model_uri": f"models:/{reg['name']}/{reg['version']}",
                 "audit_anchor": f"entry {seq}: {mac[:16]}",
                 "label_schema_version": ner_model["label_schema_version"],

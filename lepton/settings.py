@@ -21,6 +21,7 @@ def _env(name: str, default: str) -> str:
 # The shipped label schema (PER, ORG, LOC, MISC) beside the code; LEPTON_LABEL_SCHEMA names another.
 DEFAULT_LABEL_SCHEMA = shipped("policy/labels.yaml")
 DEFAULT_EVAL_SET_POLICY = shipped("policy/eval_set.yaml")
+DEFAULT_PROMOTION_POLICY = shipped("policy/promotion.yaml")
 
 
 def _tag_names(value: str) -> tuple:
@@ -66,10 +67,10 @@ class Settings:
     patience: int
     train_processes: int
     augment_copies: int
-    f1_floor: float
     seed: int
     label_schema_file: Path = DEFAULT_LABEL_SCHEMA
     eval_set_policy: Path = DEFAULT_EVAL_SET_POLICY
+    promotion_policy: Path = DEFAULT_PROMOTION_POLICY  # the gate's floor and tolerances
     csv_text_column: str = "text"
     csv_spans_column: str = "spans"
     text_mode: str = "line"
@@ -111,10 +112,10 @@ class Settings:
             augment_copies=int(_env("LEPTON_AUGMENT_COPIES", "0")),
             batch_size=int(_env("LEPTON_BATCH_SIZE", str(train_default("batch_size")))),
             learning_rate=float(_env("LEPTON_LEARNING_RATE", "0")) or None,
-            f1_floor=float(_env("LEPTON_F1_FLOOR", "0.5")),
             seed=int(_env("LEPTON_SEED", str(train_default("seed")))),
             label_schema_file=Path(_env("LEPTON_LABEL_SCHEMA", str(DEFAULT_LABEL_SCHEMA))).resolve(),
             eval_set_policy=Path(_env("LEPTON_EVAL_SET_POLICY", str(DEFAULT_EVAL_SET_POLICY))).resolve(),
+            promotion_policy=Path(_env("LEPTON_PROMOTION_POLICY", str(DEFAULT_PROMOTION_POLICY))).resolve(),
             csv_text_column=_env("LEPTON_CSV_TEXT_COLUMN", "text"),
             csv_spans_column=_env("LEPTON_CSV_SPANS_COLUMN", "spans"),
             text_mode=_env("LEPTON_TEXT_MODE", "line"),

@@ -13,6 +13,7 @@ from assets.dataset import dataset_version
 from assets.governance import clean_documents, pii_findings, sensitivity
 from assets.ingestion import raw_documents
 from assets.lineage import lineage_complete, lineage_graph
+from assets.promotion import model_evaluation, promotion_gate
 from assets.quarantine import quarantine
 from assets.registry import registered_model
 from assets.training import ner_model
@@ -44,9 +45,9 @@ from resources import (
 )
 
 ASSETS = [raw_documents, quarantine, clean_documents, pii_findings, sensitivity, annotation_tasks, annotations,
-          dataset_version, ner_model, lineage_graph, registered_model]
+          dataset_version, ner_model, lineage_graph, registered_model, model_evaluation]
 CHECKS = [raw_documents_contract, annotations_contract, annotation_agreement, dataset_contract,
-          dataset_splits_contract, label_drift, lineage_complete]
+          dataset_splits_contract, label_drift, lineage_complete, promotion_gate]
 
 
 def build_resources(s: Settings) -> dict:
@@ -60,7 +61,7 @@ def build_resources(s: Settings) -> dict:
                            pipeline_file=str(shipped("dvc.yaml"))),
         "mlflow": MlflowResource(tracking_uri=s.mlflow_tracking_uri, experiment=s.mlflow_experiment,
                                  artifact_location=s.mlflow_artifact_location, model_name=s.model_name,
-                                 f1_floor=s.f1_floor),
+                                 promotion_policy=str(s.promotion_policy)),
         "governance": GovernanceResource(policy_file=str(shipped("policy/sensitivity.yaml")),
                                          audit_log=str(s.layout.audit_log), key_file=str(s.key_file)),
         "ingestion": IngestionResource(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,

@@ -1,5 +1,9 @@
+from pathlib import Path
+
 import dagster as dg
 
+from lepton.packaged import shipped
+from lepton.promotion.policy import PromotionPolicy
 from lepton.tracking.mlflow_store import MlflowStore
 
 
@@ -8,7 +12,7 @@ class MlflowResource(dg.ConfigurableResource):
     experiment: str
     artifact_location: str
     model_name: str
-    f1_floor: float  # test entity F1 a new version needs to take the champion alias (LEPTON_F1_FLOOR)
+    promotion_policy: str = ""  # the promotion gate's floor and tolerances (policy/promotion.yaml)
     ui_url: str = "http://127.0.0.1:5000"
 
     def store(self) -> MlflowStore:
@@ -16,3 +20,6 @@ class MlflowResource(dg.ConfigurableResource):
 
     def run_url(self, experiment_id: str, run_id: str) -> str:
         return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def policy(self) -> PromotionPolicy:
+        return PromotionPolicy.load(Path(self.promotion_policy or shipped("policy/promotion.yaml")))

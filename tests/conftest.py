@@ -19,7 +19,7 @@ PG_DSN = os.environ.get("LEPTON_TEST_PG", "postgresql+psycopg2://postgres@127.0.
 # A tiny, fast training setup: a random 2-layer BERT learns this corpus in seconds.
 TINY_ENV = {
     "LEPTON_BASE_ENCODER": "tiny", "LEPTON_EPOCHS": "5", "LEPTON_BATCH_SIZE": "8",
-    "LEPTON_LEARNING_RATE": "5e-3", "LEPTON_F1_FLOOR": "0.2",
+    "LEPTON_LEARNING_RATE": "5e-3", "LEPTON_PROMOTION_POLICY": str(REPO / "tests" / "policy" / "promotion.yaml"),
     # a run's steps in its own process: a process per step costs more than the steps here
     # (the landing sensor's daemon test keeps Dagster's default, a process per step)
     "LEPTON_EXECUTOR": "in_process",

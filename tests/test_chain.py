@@ -85,7 +85,7 @@ def test_every_asset_materialises_and_every_gate_passes(whole_chain):
     assert len(chain.batches) == 2, "one batch per landing file"
     assert chain.materialized() == {"raw_documents", "quarantine", "clean_documents", "pii_findings",
                                     "sensitivity", "annotation_tasks", "annotations", "dataset_version",
-                                    "ner_model", "lineage_graph", "registered_model"}
+                                    "ner_model", "lineage_graph", "registered_model", "model_evaluation"}
     # each push is followed by a sync: two snapshots, the second holding both batches' annotations
     checks = {k: {c.check_name: c for c in r.get_asset_check_evaluations()} for k, r in chain.annotated.items()}
     assert len(checks) == 2
@@ -129,7 +129,11 @@ def test_the_model_is_tracked_registered_and_served_the_mlflow_way(whole_chain):
     assert {"dev_f1", "train_loss", "test_f1"} <= set(run.data.metrics)
     assert len(client.get_metric_history(model["run_id"], "dev_f1")) == 5  # one per epoch
     champ = mlflow_for(s).champion()
-    assert reg["promoted"] == (model["test_f1"] >= s.f1_floor)
+    # the first version meets no champion: the gate weighs it on the frozen set against the floor
+    evaluation = whole_chain.chain.final.output_for_node("model_evaluation")["report"]
+    assert evaluation["scored_on"]["kind"] == "frozen" and evaluation["champion"] is None
+    [gate] = [c for c in whole_chain.chain.final.get_asset_check_evaluations() if c.check_name == "promotion_gate"]
+    assert gate.passed and gate.metadata["outcome"].value == "promoted"
     assert model["test_f1"] > 0.3, "a tiny model learns this corpus well above chance"
     assert champ is not None and champ["version"] == reg["version"] == 1
     # MLflow's own conventions: the dataset version as a digest-only input, the version linked
@@ -164,10 +168,13 @@ def test_lineage_reaches_the_input_files_and_the_ledger_resolves_each_record(who
     kinds = {n.kind for _, n, _, _ in walk}
     assert kinds == {"model_version", "alias_change", "training_run", "dataset_version", "annotation_batch",
                      "annotation_tasks", "label_schema", "governed_batch", "pii_findings", "clean_batch",
-                     "validation_result", "record_batch", "input_file"}
+                     "validation_result", "record_batch", "input_file", "model_evaluation", "promotion_decision"}
     [promotion] = [(n, e) for _, n, e, _ in walk if n.kind == "alias_change"]
-    assert promotion[1] == "promoted-by" and promotion[0].attrs == {"alias": "champion", "version": 1,
-                                                                    "previous": None}
+    assert promotion[1] == "promoted-by"
+    assert {k: promotion[0].attrs[k] for k in ("alias", "version", "previous")} == {"alias": "champion", "version": 1,
+                                                                                   "previous": None}
+    [decision] = [n for _, n, _, _ in walk if n.kind == "promotion_decision"]
+    assert decision.attrs["outcome"] == "promoted" and decision.attrs["refused_by"] == []
     files = {n.name for _, n, _, _ in walk if n.kind == "input_file"}
     assert files == {"sample-21.jsonl", "sample-21.conll"}
     # the lineage picture and the completeness check that gates promotion

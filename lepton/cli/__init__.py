@@ -11,6 +11,7 @@ from lepton.cli.eval_set import eval_set_cmd
 from lepton.cli.governance import governance
 from lepton.cli.keys import keys
 from lepton.cli.lineage import lineage, report, reproduce_cmd
+from lepton.cli.models import models, promote_cmd, rollback_cmd
 from lepton.cli.train import train_cmd
 from lepton.cli.validation import validation
 from lepton.workspace import private_files
@@ -22,7 +23,7 @@ def main() -> None:
     private_files()
 
 
-for command in (sample, dataset, eval_set_cmd, quarantine_cmd, keys, audit, governance, annotations, lineage, report, validation, train_cmd, reproduce_cmd, demo):
+for command in (sample, dataset, eval_set_cmd, quarantine_cmd, keys, audit, governance, annotations, lineage, report, validation, train_cmd, reproduce_cmd, models, promote_cmd, rollback_cmd, demo):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -226,7 +226,7 @@ def report() -> None:
     champ = store.champion()
     click.echo("")
     if champ is None:
-        click.echo(f"No champion: no version of {s.model_name} has cleared the F1 floor ({s.f1_floor}).")
+        click.echo(f"No champion: no version of {s.model_name} has passed the promotion gate ({s.promotion_policy.name}).")
     else:
         click.echo(f"Registered model: {champ['name']} version {champ['version']} (alias 'champion'), "
                    f"test entity F1 = {champ['test_f1']:.4f}")

@@ -159,3 +159,21 @@ def extend(records: dict[str, Record], families: dict[str, str], policy: EvalSet
     kept = [rid for rid in frozen["record_ids"] if rid in records]
     return store_set(sorted(set(kept) | set(added)), records, store, keyring, policy, reason.strip(),
                      previous=frozen["version"])
+
+
+def load_records(store, keyring: Keyring, tmp: Path) -> tuple[dict, list[Record]] | None:
+    """The set in force and its records, verified as a restore verifies them: from the
+    repository's folder when it holds that version, else fetched by its hash into `tmp`."""
+    from lepton.datasets.version import load_split, read_manifest
+
+    entry = current(store)
+    if entry is None:
+        return None
+    folder = store.repo_dir / "datasets" / EVAL_SET
+    try:
+        held = read_manifest(folder).get("merkle_root")
+    except FileNotFoundError:
+        held = None
+    if held != entry["merkle_root"]:
+        folder = store.fetch_directory(entry["version"], Path(tmp) / EVAL_SET)
+    return entry, load_split(folder, SPLIT, keyring)

@@ -15,6 +15,7 @@ TRAINED_ON = "trained-on"
 REGISTERED_FROM = "registered-from"
 GOVERNED_BY = "governed-by"
 PROMOTED_BY = "promoted-by"
+EVALUATED_BY = "evaluated-by"
 HOLDS_OUT = "holds-out"  # a dataset version holds-out the frozen evaluation set (its test split has it)
 
 
@@ -167,9 +168,32 @@ class StageLineage:
         self._edge(node_id("training_run", training_run), nid, REGISTERED_FROM)
         return nid
 
-    def add_alias_change(self, name: str, alias: str, version: int, previous: int | None) -> str:
-        """An alias moved to a model version (the promotion gate let it through)."""
+    def add_alias_change(self, name: str, alias: str, version: int, previous: int | None,
+                         decision: str | None = None, **attrs) -> str:
+        """An alias moved to a model version, by the promotion decision `decision` (a node id)
+        or by a rollback; `at` orders the moves, so a rollback finds the champion before."""
         nid = self.store.add_node("alias_change", f"{name}@{alias}@{self.run_id}", alias=alias, version=version,
-                                  previous=previous)
+                                  previous=previous, at=datetime.now(timezone.utc).isoformat(), **attrs)
         self._edge(nid, node_id("model_version", f"{name}/{version}"), PROMOTED_BY)
+        if decision is not None:
+            self._edge(decision, nid, DERIVED_FROM)
+        return nid
+
+    def add_model_evaluation(self, name: str, challenger: int, champion: int | None, scored_on: dict,
+                             **attrs) -> str:
+        """Challenger and champion scored on one evaluation set version in one run."""
+        nid = self.store.add_node("model_evaluation", f"{name}/{challenger}@{self.run_id}", challenger=challenger,
+                                  champion=champion, scored_on=scored_on, **attrs)
+        # "the model version is evaluated-by the evaluation": both versions point back to it
+        self._edge(nid, node_id("model_version", f"{name}/{challenger}"), EVALUATED_BY)
+        if champion is not None:
+            self._edge(nid, node_id("model_version", f"{name}/{champion}"), EVALUATED_BY)
+        if scored_on.get("kind") == "frozen":
+            self._edge(node_id("dataset_version", scored_on["version"]), nid, DERIVED_FROM)
+        return nid
+
+    def add_promotion_decision(self, evaluation: str, name: str, challenger: int, **attrs) -> str:
+        """The gate's decision on an evaluation, passed or refused, with the rules that refused it."""
+        nid = self.store.add_node("promotion_decision", f"{name}/{challenger}@{self.run_id}", **attrs)
+        self._edge(evaluation, nid, DERIVED_FROM)
         return nid

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from lepton.lineage.ledger import RecordLedger
 from lepton.lineage.picture import draw_upstream
+from lepton.lineage.queries import dataset_of_model
 from lepton.lineage.review import render_review_pack
 from lepton.lineage.store import LineageStore
 from lepton.workspace import GOVERNED, WorkTree, erasures, ingested, stage_docs
@@ -99,7 +100,7 @@ def gather(store: LineageStore, mlflow, dvc, work: WorkTree, name: str, version:
     client = mlflow.client()
     mv = client.get_model_version(name, str(version))
     run = client.get_run(mv.run_id)
-    dataset = next(n for _, n, _, _ in walk if n.kind == "dataset_version")
+    dataset = store.node(dataset_of_model(store, node))
     fetched = dvc.fetch_directory(dataset.name, tmp / "dataset")
     manifest = json.loads((fetched / "manifest.json").read_text())
     members = ledger.records(dataset.node_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from lepton.lineage.events import TRAINED_ON
 from lepton.lineage.ledger import RecordLedger
 from lepton.lineage.store import LineageStore, node_id
 
@@ -57,11 +58,21 @@ def upstream_of(store: LineageStore, ledger: RecordLedger, nid: str, with_record
             if with_records:
                 entry["records"] = ledger.records(n.node_id)
             datasets.append(entry)
+    if any(n.kind == "training_run" for _, n, _, _ in walk):  # the version trained on first
+        trained = dataset_of_model(store, nid)
+        datasets.sort(key=lambda d: d["node"] != trained)
     return {"node": nid, "chain": chain, "dataset_versions": datasets}
 
 
 def dataset_of_model(store: LineageStore, nid: str) -> str:
-    for _, n, _, _ in store.upstream(nid):
+    """The dataset version the model (or training run) was trained on: reached by the
+    trained-on edge (through an augmented dataset, if any), since a model's upstream also
+    holds the evaluation sets it was scored on."""
+    walk = store.upstream(nid)
+    start = next((n.node_id for _, n, edge, _ in walk if edge == TRAINED_ON), None)
+    if start is not None:
+        walk = store.upstream(start)
+    for _, n, _, _ in walk:
         if n.kind == "dataset_version":
             return n.node_id
     raise LookupError(f"{nid} does not resolve to a dataset version")

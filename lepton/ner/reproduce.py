@@ -21,11 +21,14 @@ def config_from_params(params: dict) -> dict:
 def from_lineage(lineage, name: str, version: int) -> dict:
     """The model version's training run, dataset version and annotation snapshots, as the
     lineage graph pinned them."""
-    walk = lineage.upstream(f"model_version:{name}/{version}")
+    from lepton.lineage.queries import dataset_of_model
+
+    node = f"model_version:{name}/{version}"
+    walk = lineage.upstream(node)
     first = {}
-    for _, node, _, _ in walk:
-        first.setdefault(node.kind, node.name)
-    return {"training_run": first.get("training_run"), "dataset_version": first.get("dataset_version"),
+    for _, n, _, _ in walk:
+        first.setdefault(n.kind, n.name)
+    return {"training_run": first.get("training_run"), "dataset_version": lineage.node(dataset_of_model(lineage, node)).name,
             "annotation_snapshots": sorted(n.name for _, n, _, _ in walk if n.kind == "annotation_batch")}
 
 

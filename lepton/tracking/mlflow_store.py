@@ -85,11 +85,11 @@ class MlflowStore:
         with mlflow.start_run(experiment_id=self._experiment_id(), tags=tags, nested=nested) as run:
             yield run
 
-    def register(self, model_uri: str, run_id: str, f1: float, f1_floor: float, labels: list[str],
-                 schema_version: str, model_id: str | None = None) -> dict:
-        """Registers a version; it becomes champion only if it clears the F1 floor. Its labels
-        and label-schema version are tags, so whoever uses it can tell which schema it fits;
-        `model_id` links the version to the LoggedModel that carries its metrics."""
+    def register(self, model_uri: str, run_id: str, f1: float, labels: list[str], schema_version: str,
+                 model_id: str | None = None) -> dict:
+        """Registers a version; only the promotion gate moves the champion alias to it. Its
+        labels and label-schema version are tags, so whoever uses it can tell which schema it
+        fits; `model_id` links the version to the LoggedModel that carries its metrics."""
         from mlflow.exceptions import MlflowException
 
         client = self.client()
@@ -100,11 +100,35 @@ class MlflowStore:
         mv = client.create_model_version(self.model_name, model_uri, run_id=run_id, model_id=model_id,
                                          tags={"test_f1": f"{f1:.4f}", "labels": json.dumps(list(labels)),
                                                "label_schema_version": schema_version})
-        promoted = f1 >= f1_floor
-        if promoted:
-            client.set_registered_model_alias(self.model_name, CHAMPION, mv.version)
-        return {"name": self.model_name, "version": int(mv.version), "promoted": promoted,
-                "f1": f1, "f1_floor": f1_floor}
+        return {"name": self.model_name, "version": int(mv.version), "f1": f1}
+
+    def resolve(self, ref: str | int) -> int:
+        """A version number from "3", "v3", "NAME/3", "models:/NAME/3", "@alias" or "alias"."""
+        from mlflow.exceptions import MlflowException
+
+        text = str(ref).strip().removeprefix("models:/").removeprefix(f"{self.model_name}/").removeprefix("v")
+        if text.isdigit():
+            return int(text)
+        alias = text.removeprefix(f"{self.model_name}@").removeprefix("@")
+        try:
+            return int(self.client().get_model_version_by_alias(self.model_name, alias).version)
+        except MlflowException:
+            raise LookupError(f"{ref!r} names no version of {self.model_name} (a number, NAME/N or an alias)") from None
+
+    def version(self, version: int) -> dict:
+        """What the gate and the commands need to know of a registered version."""
+        client = self.client()
+        mv = client.get_model_version(self.model_name, str(version))
+        run = client.get_run(mv.run_id)
+        return {"name": self.model_name, "version": int(mv.version), "run_id": mv.run_id,
+                "test_f1": run.data.metrics.get("test_f1"), "labels": _labels(client, mv),
+                "label_schema_version": mv.tags.get("label_schema_version"),
+                "dataset_version": run.data.params.get("dataset_version"),
+                "files_deleted_by": mv.tags.get("model_files_deleted_by"),
+                "tainted_by": mv.tags.get("tainted_by") if mv.tags.get("tainted") == "true" else None}
+
+    def set_champion(self, version: int) -> None:
+        self.client().set_registered_model_alias(self.model_name, CHAMPION, str(version))
 
     def taint(self, version: int, erasure: str) -> None:
         """A model version trained on an erased record: tagged, so the registry UI, the review
@@ -154,17 +178,11 @@ class MlflowStore:
         db = sqlite_path(self.tracking_uri)
         if db is not None and not db.exists():
             return None  # no store yet, so no model: do not create one just to look
-
-        client = self.client()
         try:
-            mv = client.get_model_version_by_alias(self.model_name, CHAMPION)
+            mv = self.client().get_model_version_by_alias(self.model_name, CHAMPION)
         except MlflowException:  # no registered model or no alias yet
             return None
-        run = client.get_run(mv.run_id)
-        return {"name": self.model_name, "version": int(mv.version), "run_id": mv.run_id,
-                "test_f1": run.data.metrics.get("test_f1"), "labels": _labels(client, mv),
-                "label_schema_version": mv.tags.get("label_schema_version"),
-                "tainted_by": mv.tags.get("tainted_by") if mv.tags.get("tainted") == "true" else None}
+        return self.version(int(mv.version))
 
     def working_champion(self) -> dict | None:
         """The champion the pipeline may use on new text (pre-annotations, person-name
@@ -173,11 +191,12 @@ class MlflowStore:
         champ = self.champion()
         return None if champ is None or champ["tainted_by"] else champ
 
-    def load_champion_ner(self):
-        """The champion's transformers model and tokenizer, for pre-annotations with token
-        probabilities (the served pyfunc returns spans only)."""
+    def load_ner(self, version: int | str = f"@{CHAMPION}"):
+        """A version's transformers model and tokenizer (by number, or "@alias"), for spans
+        with token probabilities (the served pyfunc returns spans only)."""
         import mlflow
 
-        mlflow.set_tracking_uri(self.tracking_uri)
-        wrapped = mlflow.pyfunc.load_model(f"models:/{self.model_name}@{CHAMPION}").unwrap_python_model()
+        self._activate()
+        ref = f"{self.model_name}{version}" if str(version).startswith("@") else f"{self.model_name}/{version}"
+        wrapped = mlflow.pyfunc.load_model(f"models:/{ref}").unwrap_python_model()
         return wrapped.model, wrapped.tokenizer
