@@ -6,31 +6,32 @@ from lepton.annotation.resolve import resolve_snapshot
 from lepton.annotation.sync import SnapshotStore
 from lepton.annotation.tasks import build_tasks
 from lepton.corpus.records import RECORD_FIELDS
-from lepton.governance.stages import governed_records
+from lepton.governance.stages import governed_cuts, governed_records
+from lepton.lineage.store import node_id
 from lepton.ner.encoders import token_offsets_for
-from lepton.ner.predict import predict_with_uncertainty, under_schema
+from lepton.ner.predict import governed_predictions, read_predictions, under_schema
 from resources import (
     GovernanceResource,
     LabelSchemaResource,
     LabelStudioResource,
     LineageResource,
-    MlflowResource,
     TrainingResource,
     WorkspaceResource,
 )
 
-CODE_VERSION = "annotation-2"
+CODE_VERSION = "annotation-3"
 
 
 @dg.asset(
     group_name="annotation", kinds={"labelstudio", "python"}, owners=["team:annotation"],
-    code_version=CODE_VERSION, partitions_def=batches,
+    code_version=CODE_VERSION, partitions_def=batches, automation_condition=dg.AutomationCondition.eager(),
     description="The batch's policy-cleared records pushed to Label Studio as tasks (restricted records never "
-                "leave; redacted text where the policy redacts), with the champion's spans as pre-annotations "
-                "and its uncertainty ordering the queue. Idempotent by record id.",
+                "leave; redacted text where the policy redacts), with the predictions asset's spans as "
+                "pre-annotations and its uncertainty ordering the queue. Idempotent by record id; when the champion "
+                "changes, unannotated tasks get the new champion's pre-annotations (re-runs by itself).",
 )
-def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label_studio: LabelStudioResource,
-                     mlflow: MlflowResource, lineage: LineageResource, governance: GovernanceResource,
+def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, predictions: dict,
+                     label_studio: LabelStudioResource, lineage: LineageResource, governance: GovernanceResource,
                      labels: LabelSchemaResource) -> dg.MaterializeResult:
     with lineage.step(context) as step:
         batch = sensitivity["batch_id"]
@@ -40,37 +41,38 @@ def annotation_tasks(context: dg.AssetExecutionContext, sensitivity: dict, label
         project = studio.ensure_project(label_studio.project, schema)
         stage = step.stage
         stage.add_label_schema(schema, project.id)
-        models = mlflow.store()
-        champion = models.working_champion()
-        predictions, model_version, fit = None, None, None
-        if champion is not None and records:
-            model_version = f"{champion['name']}/v{champion['version']}"
-            # a champion of another schema pre-annotates only through the schema's declared mapping
-            fit = schema.reconcile(champion["labels"], model_version)
-            model, tokenizer = models.load_champion_ner()
-            context.log.info(f"pre-annotating {len(records)} records with {model_version}")
-            predictions = under_schema(predict_with_uncertainty(model, tokenizer, [r.text for r in records]), fit)
+        model_version = predictions["model_version"]
+        preds, fit = None, None
+        if model_version is not None and records:
+            # a model of another schema pre-annotates only through the schema's declared mapping
+            fit = schema.reconcile(predictions["labels"], model_version)
+            preds = under_schema(governed_predictions(records, read_predictions(predictions["path"]),
+                                                      governed_cuts(sensitivity["records_path"])), fit)
             if fit.changed or fit.unseen:
                 context.log.warning(f"{model_version} was trained under other labels: {fit.summary()}")
-        tasks = build_tasks(records, batch, label_studio.input_labels, predictions, model_version, schema.version)
+        tasks = build_tasks(records, batch, label_studio.input_labels, preds, model_version, schema.version)
         pushed = studio.push(project.id, tasks, progress=context.log.info)
+        # tasks pushed before this model predicted (before any champion, or under the one before)
+        # and still unannotated get its pre-annotations, and the queue its uncertainty
+        refreshed = studio.refresh_predictions(project.id, tasks, model_version) if model_version else 0
         # after the push: Label Studio accepts a model version only once predictions carry it
         # (none do when every task was there already, so the queue is left as it is)
-        if pushed["pushed"]:
+        if pushed["pushed"] or refreshed:
             studio.set_sampling(project.id, model_version)
-        context.log.info(f"{pushed['pushed']} tasks pushed, {pushed['already_present']} already in project {project.id}")
+        context.log.info(f"{pushed['pushed']} tasks pushed, {pushed['already_present']} already in project {project.id}"
+                         f", {refreshed} given {model_version}'s pre-annotations")
         governance.audit().append("export.label_studio", f"record_batch:{batch}", actor="dagster:" + context.run.run_id,
-                                  project=project.id, server=label_studio.url, **pushed, withheld_restricted=withheld)
-        made = (stage.add_prediction_batch(batch, f"{champion['name']}/{champion['version']}", records=len(records),
-                                  label_schema=schema.version, label_fit=fit.summary())
-                if predictions else None)
-        node = stage.add_annotation_tasks(batch, project.id, project.schema_version, predictions=made, records=len(records),
-                                      withheld=withheld, model_version=model_version, **pushed)
-        uncertainty = [p.uncertainty for p in predictions] if predictions else []
+                                  project=project.id, server=label_studio.url, **pushed, withheld_restricted=withheld,
+                                  pre_annotations_refreshed=refreshed)
+        made = node_id("prediction_batch", f"{batch}@{predictions['model']}") if preds is not None else None
+        node = stage.add_annotation_tasks(batch, project.id, project.schema_version, predictions=made,
+                                          records=len(records), withheld=withheld, model_version=model_version,
+                                          label_fit=fit.summary() if fit else None, refreshed=refreshed, **pushed)
+        uncertainty = [p.uncertainty for p in preds] if preds else []
         return dg.MaterializeResult(metadata={
             "project": dg.MetadataValue.url(f"{label_studio.url}/projects/{project.id}/data"),
             "tasks_pushed": pushed["pushed"], "already_present": pushed["already_present"],
-            "tasks_reimported": pushed["reimported"],
+            "tasks_reimported": pushed["reimported"], "pre_annotations_refreshed": refreshed,
             "withheld_restricted": withheld,
             "input_labels_as": label_studio.input_labels,
             "label_schema_version": project.schema_version,

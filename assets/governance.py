@@ -6,8 +6,9 @@ from assets.partitions import batches
 from lepton.corpus.quarantine import KEY_PURPOSE as QUARANTINE_PURPOSE
 from lepton.corpus.records import RECORD_FIELDS
 from lepton.crypto.fields import FieldCipher
-from lepton.governance.pii import ner_person_detector, schema_person_labels
+from lepton.governance.pii import person_findings, schema_person_labels
 from lepton.governance.stages import apply_policy, clean_batch, detect_batch
+from lepton.ner.predict import read_predictions
 from lepton.validation.gates import not_passed
 from lepton.workspace import CLEAN, FINDINGS, GOVERNED, PII, QUARANTINE
 from resources import (
@@ -16,7 +17,6 @@ from resources import (
     KeyringResource,
     LabelSchemaResource,
     LineageResource,
-    MlflowResource,
     WorkspaceResource,
 )
 
@@ -77,26 +77,22 @@ def clean_documents(context: dg.AssetExecutionContext, raw_documents: dict, work
     group_name="governance", kinds={"python"}, owners=["team:data-governance"], code_version=CODE_VERSION,
     partitions_def=batches,
     description="Personal data per record (e-mail, phone, card, IBAN, IP, national ids; person names from the "
-                "champion model once one exists): type, offsets, detector and confidence — never the value.",
+                "champion's predictions once a champion exists): type, offsets, detector and confidence — never the value.",
 )
-def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, workspace: WorkspaceResource,
-                 governance: GovernanceResource, mlflow: MlflowResource, lineage: LineageResource,
+def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, predictions: dict,
+                 workspace: WorkspaceResource, governance: GovernanceResource, lineage: LineageResource,
                  labels: LabelSchemaResource) -> dg.Output[dict]:
     with lineage.step(context) as step:
         batch = clean_documents["batch_id"]
-        person = None
-        champion = mlflow.store().working_champion() if governance.use_champion_for_persons else None
-        # the champion's labels that mean a person's name under the current schema (pii: PERSON)
-        person_labels = (schema_person_labels(labels.schema(), champion["labels"], f"{champion['name']} v{champion['version']}")
-                         if champion is not None else ())
+        model = predictions["model_version"] if governance.use_champion_for_persons else None
+        # the predicting model's labels that mean a person's name under the current schema (pii: PERSON)
+        person_labels = (schema_person_labels(labels.schema(), predictions["labels"], model) if model else ())
+        persons = None
         if person_labels:
-            import mlflow as mlflow_lib
-
-            model = mlflow_lib.pyfunc.load_model(f"models:/{champion['name']}@champion")
-            person = ner_person_detector(model.predict, person_labels)
-            context.log.info(f"person names ({', '.join(person_labels)}) from {champion['name']} v{champion['version']}")
+            persons = person_findings(read_predictions(predictions["path"]), person_labels)
+            context.log.info(f"person names ({', '.join(person_labels)}) from {model}'s predictions")
         findings = workspace.file(workspace.work.stage_file(PII, batch, FINDINGS))
-        report = detect_batch(clean_documents["records_path"], findings, governance.detector(person))
+        report = detect_batch(clean_documents["records_path"], findings, governance.detector(), persons)
         by_type = _counts_table(report.counts, "type.")
         node = step.stage.add_pii_findings(
             batch, by_type=by_type, records=report.records_in, records_with_pii=report.counts.get("records_with_pii", 0))
@@ -106,7 +102,7 @@ def pii_findings(context: dg.AssetExecutionContext, clean_documents: dict, works
                       "records_with_pii": report.counts.get("records_with_pii", 0),
                       "findings_by_type": dg.MetadataValue.json(by_type),
                       "findings_by_detector": dg.MetadataValue.json(_counts_table(report.counts, "detector.")),
-                      "person_model": f"{champion['name']} v{champion['version']}" if champion else "(none yet)",
+                      "person_model": model if person_labels else "(none)",
                       **step.complete(node, fields=FINDINGS_FIELDS, rows=report.records_out,
                                         governance={"pii_types": sorted(by_type)})},
         )

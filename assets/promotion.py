@@ -1,6 +1,5 @@
 import dagster as dg
 
-from assets.registry import registered_model
 from lepton.promotion.decisions import Gatekeeper
 from lepton.promotion.report import comparison_markdown, rules_markdown
 from resources import (

@@ -71,6 +71,7 @@ class Settings:
     label_schema_file: Path = DEFAULT_LABEL_SCHEMA
     eval_set_policy: Path = DEFAULT_EVAL_SET_POLICY
     promotion_policy: Path = DEFAULT_PROMOTION_POLICY  # the gate's floor and tolerances
+    prediction_model: str = "@champion"  # or a pinned version: "3", "lepton-ner/3"
     csv_text_column: str = "text"
     csv_spans_column: str = "spans"
     text_mode: str = "line"
@@ -115,6 +116,7 @@ class Settings:
             seed=int(_env("LEPTON_SEED", str(train_default("seed")))),
             label_schema_file=Path(_env("LEPTON_LABEL_SCHEMA", str(DEFAULT_LABEL_SCHEMA))).resolve(),
             eval_set_policy=Path(_env("LEPTON_EVAL_SET_POLICY", str(DEFAULT_EVAL_SET_POLICY))).resolve(),
+            prediction_model=_env("LEPTON_PREDICTION_MODEL", "@champion"),
             promotion_policy=Path(_env("LEPTON_PROMOTION_POLICY", str(DEFAULT_PROMOTION_POLICY))).resolve(),
             csv_text_column=_env("LEPTON_CSV_TEXT_COLUMN", "text"),
             csv_spans_column=_env("LEPTON_CSV_SPANS_COLUMN", "spans"),

@@ -13,12 +13,13 @@ from lepton.corpus.landing import BatchRegistry, scan
 from lepton.settings import Settings
 from resources import WorkspaceResource
 
-BATCH_ASSETS = dg.AssetSelection.assets("raw_documents", "quarantine", "clean_documents", "pii_findings",
+BATCH_ASSETS = dg.AssetSelection.assets("raw_documents", "quarantine", "clean_documents", "predictions", "pii_findings",
                                         "sensitivity", "annotation_tasks")
 
 ingest_batch_job = dg.define_asset_job(
     "ingest_batch", selection=BATCH_ASSETS,
-    description="One landing batch: ingest -> quarantine -> clean -> PII -> sensitivity -> tasks in Label Studio.",
+    description="One landing batch: ingest -> quarantine -> clean -> champion's predictions -> PII -> sensitivity "
+                "-> tasks in Label Studio.",
 )
 dataset_and_model_job = dg.define_asset_job(
     "dataset_and_model", selection=dg.AssetSelection.assets("dataset_version").downstream(),

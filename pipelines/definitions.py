@@ -11,6 +11,7 @@ import dagster as dg
 from assets.annotation import annotation_agreement, annotation_tasks, annotations
 from assets.dataset import dataset_version
 from assets.governance import clean_documents, pii_findings, sensitivity
+from assets.inference import champion_model, predictions
 from assets.ingestion import raw_documents
 from assets.lineage import lineage_complete, lineage_graph
 from assets.promotion import model_evaluation, promotion_gate
@@ -28,6 +29,7 @@ from lepton.packaged import shipped
 from lepton.settings import Settings
 from pipelines.annotation_sync import annotation_batch_job, annotation_sync
 from pipelines.batches import dataset_and_model_job, ingest_batch_job, landing_sensor
+from pipelines.champion import champion_watch
 from pipelines.erasure import erasure_retrain
 from pipelines.retention import retention_job, retention_schedule
 from resources import (
@@ -44,7 +46,7 @@ from resources import (
     WorkspaceResource,
 )
 
-ASSETS = [raw_documents, quarantine, clean_documents, pii_findings, sensitivity, annotation_tasks, annotations,
+ASSETS = [raw_documents, quarantine, clean_documents, predictions, pii_findings, sensitivity, annotation_tasks, annotations,
           dataset_version, ner_model, lineage_graph, registered_model, model_evaluation]
 CHECKS = [raw_documents_contract, annotations_contract, annotation_agreement, dataset_contract,
           dataset_splits_contract, label_drift, lineage_complete, promotion_gate]
@@ -61,7 +63,8 @@ def build_resources(s: Settings) -> dict:
                            pipeline_file=str(shipped("dvc.yaml"))),
         "mlflow": MlflowResource(tracking_uri=s.mlflow_tracking_uri, experiment=s.mlflow_experiment,
                                  artifact_location=s.mlflow_artifact_location, model_name=s.model_name,
-                                 promotion_policy=str(s.promotion_policy)),
+                                 promotion_policy=str(s.promotion_policy),
+                                 prediction_model=s.prediction_model),
         "governance": GovernanceResource(policy_file=str(shipped("policy/sensitivity.yaml")),
                                          audit_log=str(s.layout.audit_log), key_file=str(s.key_file)),
         "ingestion": IngestionResource(csv_text_column=s.csv_text_column, csv_spans_column=s.csv_spans_column,
@@ -83,8 +86,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     s = settings or Settings.from_env()
     return dg.Definitions(
         # each asset links to its source file and line in the UI
-        assets=dg.with_source_code_references(ASSETS), asset_checks=CHECKS, jobs=[ingest_batch_job, annotation_batch_job, dataset_and_model_job, retention_job],
-        schedules=[retention_schedule], sensors=[landing_sensor, annotation_sync, erasure_retrain],
+        assets=[*dg.with_source_code_references(ASSETS), champion_model], asset_checks=CHECKS, jobs=[ingest_batch_job, annotation_batch_job, dataset_and_model_job, retention_job],
+        schedules=[retention_schedule], sensors=[landing_sensor, annotation_sync, erasure_retrain, champion_watch],
         resources=build_resources(s),
         # None: Dagster's default, a process per step (run config may still choose in-process)
         executor=dg.in_process_executor if s.executor == "in_process" else None,

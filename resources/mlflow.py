@@ -13,6 +13,7 @@ class MlflowResource(dg.ConfigurableResource):
     artifact_location: str
     model_name: str
     promotion_policy: str = ""  # the promotion gate's floor and tolerances (policy/promotion.yaml)
+    prediction_model: str = "@champion"  # the version that predicts on pipeline data (LEPTON_PREDICTION_MODEL)
     ui_url: str = "http://127.0.0.1:5000"
 
     def store(self) -> MlflowStore:

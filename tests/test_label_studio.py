@@ -192,7 +192,8 @@ def test_annotators_get_the_most_uncertain_task_first(studio_env, tmp_path, monk
     store = lineage_for(s2)
     [tasks_node] = [n for n in store.find("annotation_tasks") if n.name.startswith(key)]
     [pred] = [p for p, _ in store.parents(tasks_node.node_id) if p.startswith("prediction_batch:")]
-    assert store.parents(pred) == [(f"model_version:{s2.model_name}/1", "derived-from")]
+    assert sorted(store.parents(pred)) == [(f"clean_batch:{key}", "derived-from"),
+                                           (f"model_version:{s2.model_name}/1", "derived-from")]
     assert store.get(pred).attrs["records"] == 8
 
 
@@ -264,7 +265,9 @@ def test_disagreeing_annotators_are_measured_and_settled_by_the_rule(studio_env,
         done = scripted_annotate(studio, studio.find_project(s.ls_project), second_opinion_every=2, disagree_every=2)
         assert done["tasks"] == 40 and done["disagreements"] > 0
         snap, run = annotate(s, instance)
-        final = build_definitions(s).resolve_job_def("dataset_and_model").execute_in_process(instance=instance)
+        # a model of 40 documents may well be refused by the promotion gate's floor: not the point here
+        final = build_definitions(s).resolve_job_def("dataset_and_model").execute_in_process(
+            instance=instance, raise_on_error=False)
     batch = run.output_for_node("annotations")
     assert batch["agreement"]["tasks_multi_annotated"] == done["second_opinions"]
     assert batch["agreement"]["entity_f1"] < 1.0 and batch["agreement"]["token_kappa"] < 1.0
@@ -274,7 +277,9 @@ def test_disagreeing_annotators_are_measured_and_settled_by_the_rule(studio_env,
     assert not checks["annotation_agreement"].passed
     assert checks["annotation_agreement"].severity == dg.AssetCheckSeverity.WARN
     assert checks["annotations_contract"].passed
-    assert final.success, "low agreement warns; the settled annotations still make a dataset"
+    made = {e.asset_key.path[0] for e in final.get_asset_materialization_events()}
+    assert {"dataset_version", "ner_model", "registered_model", "model_evaluation"} <= made, \
+        "low agreement warns; the settled annotations still make a dataset and a model"
     report = json.loads(Path(batch["report"]).read_text())
     assert all(c["rule"] == "latest" and len(c["annotation_ids"]) == 2 for c in report["conflicts"])
 

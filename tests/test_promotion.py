@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner

@@ -194,6 +194,31 @@ class Studio:
                               f"stored without their annotations or predictions {REIMPORTS + 1} times")
         return self.call(f"push {len(tasks)} tasks to project {project}", attempt)
 
+    def refresh_predictions(self, project: int, tasks: list[dict], model_version: str,
+                            key: str = "record_id") -> int:
+        """Tasks already in the project that nobody has annotated and that hold no prediction
+        of `model_version` get the one `tasks` carries for them, and their uncertainty, so the
+        queue follows the new model; annotated tasks are left as they are. Re-reads what is
+        there on each attempt, so a retry never adds a prediction twice. Returns how many."""
+        sent = {t["data"][key]: t for t in tasks}
+
+        def attempt() -> int:
+            done = 0
+            for stored in self.client.tasks.list(project=project, fields="all",
+                                                 include="id,data,annotations,predictions", page_size=1000):
+                task = sent.get(stored.data.get(key))
+                if task is None or stored.annotations:
+                    continue
+                if any(_model_version(p) == model_version for p in stored.predictions or []):
+                    continue
+                [new] = [p for p in task["predictions"] if p["model_version"] == model_version]
+                self.client.predictions.create(task=stored.id, result=new["result"], score=new["score"],
+                                               model_version=model_version)
+                self.client.tasks.update(id=stored.id, data={**stored.data, "uncertainty": task["data"]["uncertainty"]})
+                done += 1
+            return done
+        return self.call(f"refresh pre-annotations of project {project} to {model_version}", attempt)
+
     def tasks_of_records(self, project: int, record_ids: frozenset[str], key: str = "record_id") -> list[int]:
         def fetch():
             return [t.id for t in self.client.tasks.list(project=project, fields="all", include="id,data",
@@ -227,6 +252,10 @@ class Studio:
                 raise _http_error(r)
             return r.json()
         return self.call(f"next task of project {project}", fetch)
+
+
+def _model_version(prediction) -> str | None:
+    return prediction.get("model_version") if isinstance(prediction, dict) else getattr(prediction, "model_version", None)
 
 
 def _short(stored, sent: dict) -> bool:

@@ -67,8 +67,10 @@ class PiiDetector:
         self.regions = tuple(regions) or ("GB",)
         self.person_detector = person_detector
 
-    def detect(self, text: str) -> list[Finding]:
-        found: list[Finding] = []
+    def detect(self, text: str, extra: list[Finding] = ()) -> list[Finding]:
+        """`extra`: findings made elsewhere for this text (person names from the predictions
+        asset), resolved against these where they overlap."""
+        found: list[Finding] = list(extra)
         if "@" in text:
             found += [Finding("EMAIL", m.start(), m.end(), "regex.email", 0.95) for m in EMAIL.finditer(text)]
         if DIGITS.search(text):
@@ -169,13 +171,9 @@ def schema_person_labels(schema, model_labels: list[str], model: str) -> tuple[s
     return tuple(lab for lab, now in fit.mapping.items() if now in persons)
 
 
-def ner_person_detector(predict: Callable[[list[str]], list[list[dict]]],
-                        person_labels: tuple[str, ...]) -> Callable[[str], list[Finding]]:
-    """Person names from the champion NER model (its spans of `person_labels`), once one exists."""
+def person_findings(predictions: dict, person_labels: tuple[str, ...]) -> dict[str, list[Finding]]:
+    """Person names from the champion's predictions (record id -> lepton.ner.predict.Prediction):
+    its spans of `person_labels`, by record id."""
     wanted = frozenset(person_labels)
-
-    def detect(text: str) -> list[Finding]:
-        [spans] = predict([text])
-        return [Finding("PERSON", s["start"], s["end"], "ner.champion", float(s.get("score", 0.5)))
-                for s in spans if s["label"] in wanted]
-    return detect
+    return {rid: [Finding("PERSON", s["start"], s["end"], "ner.champion", float(s.get("score", 0.5)))
+                  for s in p.spans if s["label"] in wanted] for rid, p in predictions.items()}

@@ -72,16 +72,30 @@ class Redacted:
     text: str
     spans: list[Span]
     touched: int  # annotation spans that overlapped a redacted finding and were widened or replaced
+    cuts: list[tuple[int, int, int, int]] = ()  # (start, end) in the text -> (start, end) of its placeholder
+
+
+def move_offset(i: int, cuts, is_end: bool) -> int:
+    """An offset of the text before redaction, in the redacted text: a position inside a
+    finding maps to its placeholder's start (span starts) or end (span ends)."""
+    offset = 0
+    for s, e, ns, ne in cuts:
+        if i <= s:
+            break
+        if i < e or (is_end and i == e):
+            return ne if is_end else ns
+        offset = ne - e
+    return i + offset
 
 
 def redact(text: str, spans: tuple[Span, ...] | list[Span], findings: list[Finding],
            types: frozenset[str]) -> Redacted:
-    """Replaces findings with typed placeholders and moves annotation spans with them: a
-    position inside a finding maps to the placeholder's start (span starts) or end (span
-    ends), so a span never points into the middle of a placeholder."""
+    """Replaces findings with typed placeholders and moves annotation spans with them, so a
+    span never points into the middle of a placeholder. The cuts are kept (offsets only), so
+    spans found later on the text before redaction (a model's predictions) move the same way."""
     targets = sorted((f for f in findings if f.type in types), key=lambda f: f.start)
     if not targets:
-        return Redacted(text, list(spans), 0)
+        return Redacted(text, list(spans), 0, [])
     pieces, cuts, pos, shift = [], [], 0, 0
     for f in targets:
         pieces.append(text[pos:f.start])
@@ -93,21 +107,10 @@ def redact(text: str, spans: tuple[Span, ...] | list[Span], findings: list[Findi
         pos = f.end
     pieces.append(text[pos:])
     new_text = "".join(pieces)
-
-    def move(i: int, is_end: bool) -> int:
-        offset = 0
-        for s, e, ns, ne in cuts:
-            if i <= s:
-                break
-            if i < e or (is_end and i == e):
-                return ne if is_end else ns
-            offset = ne - e
-        return i + offset
-
     moved, touched = [], 0
     for sp in spans:
-        a, b = move(sp.start, False), move(sp.end, True)
+        a, b = move_offset(sp.start, cuts, False), move_offset(sp.end, cuts, True)
         if any(sp.start < e and s < sp.end for s, e, _, _ in cuts):
             touched += 1
         moved.append(Span(a, b, sp.label, new_text[a:b]))
-    return Redacted(new_text, moved, touched)
+    return Redacted(new_text, moved, touched, cuts)

@@ -88,13 +88,15 @@ def clean_batch(in_path: Path, out_path: Path, quarantine_path: Path, max_chars:
     return report
 
 
-def detect_batch(in_path: Path, findings_path: Path, detector: PiiDetector) -> StageReport:
-    """Findings hold types and offsets only, never the matched text."""
+def detect_batch(in_path: Path, findings_path: Path, detector: PiiDetector,
+                 extra: dict[str, list] | None = None) -> StageReport:
+    """Findings hold types and offsets only, never the matched text. `extra`: record id ->
+    findings made elsewhere (person names from the champion's predictions)."""
     report = StageReport()
     with replaced(Path(findings_path)) as out:
         for doc in _docs(in_path):
             report.records_in += 1
-            found = detector.detect(doc["text"])
+            found = detector.detect(doc["text"], (extra or {}).get(doc["record_id"], ()))
             for f in found:
                 report.counts[f"type.{f.type}"] += 1
                 report.counts[f"detector.{f.detector}"] += 1
@@ -134,6 +136,8 @@ def apply_policy(in_path: Path, findings_path: Path, out_path: Path, policy: Pol
             elif action == "redact":
                 red = redact(rec["text"], [Span(**sp) for sp in rec["spans"]], findings, policy.redact_types)
                 doc["text"], doc["spans"] = red.text, [s.to_dict() for s in red.spans]
+                if red.cuts:
+                    doc["cuts"] = red.cuts
                 report.counts["spans_touching_redaction"] += red.touched
             else:
                 doc["text"], doc["spans"] = rec["text"], rec["spans"]
@@ -154,3 +158,15 @@ def governed_records(path: Path) -> tuple[list[Record], int]:
             kept.append(Record(doc["record_id"], doc["source"], doc["line"], doc["text"],
                                tuple(Span(**s) for s in doc["spans"])))
     return kept, withheld
+
+
+def governed_cuts(path: Path) -> dict[str, list]:
+    """Record id -> where redaction replaced text (offsets only), for the redacted records of
+    a governed file: spans found on the text before redaction move through them."""
+    out = {}
+    with Path(path).open(encoding="utf-8") as fh:
+        for line in fh:
+            doc = orjson.loads(line)
+            if doc.get("cuts"):
+                out[doc["record_id"]] = doc["cuts"]
+    return out

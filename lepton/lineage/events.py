@@ -58,8 +58,10 @@ class StageLineage:
         return nid
 
     def add_prediction_batch(self, record_batch: str, model: str, **attrs) -> str:
-        """A model version's spans on a batch, pushed as pre-annotations; `model` is NAME/VERSION."""
+        """A model version's spans on a batch's cleaned records (the predictions asset), read by
+        person-name detection and pre-annotation; `model` is NAME/VERSION."""
         nid = self.store.add_node("prediction_batch", f"{record_batch}@{model}", model_version=model, **attrs)
+        self._edge(node_id("clean_batch", record_batch), nid, DERIVED_FROM)
         self._edge(node_id("model_version", model), nid, DERIVED_FROM)
         return nid
 

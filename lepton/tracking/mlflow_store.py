@@ -191,6 +191,17 @@ class MlflowStore:
         champ = self.champion()
         return None if champ is None or champ["tainted_by"] else champ
 
+    def predicting_model(self, ref: str = f"@{CHAMPION}") -> dict | None:
+        """The version that predicts on pipeline data: the champion (none while it is tainted,
+        see working_champion) or a pinned version, refused if tainted."""
+        if ref in ("", f"@{CHAMPION}", CHAMPION):
+            return self.working_champion()
+        info = self.version(self.resolve(ref))
+        if info["tainted_by"] or info["files_deleted_by"]:
+            raise ValueError(f"the pinned prediction model {self.model_name} v{info['version']} is tainted by erasure "
+                             f"{info['tainted_by'] or info['files_deleted_by']}: pin another (LEPTON_PREDICTION_MODEL)")
+        return info
+
     def load_ner(self, version: int | str = f"@{CHAMPION}"):
         """A version's transformers model and tokenizer (by number, or "@alias"), for spans
         with token probabilities (the served pyfunc returns spans only)."""
