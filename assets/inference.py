@@ -1,3 +1,5 @@
+import inspect
+
 import dagster as dg
 
 from assets.partitions import batches
@@ -10,6 +12,9 @@ PREDICTION_FIELDS = [("record_id", "string"), ("spans", "array"), ("uncertainty"
 
 champion_model = dg.AssetSpec(
     "champion_model", group_name="registry", kinds={"mlflow"}, owners=["team:ml"],
+    # an external asset has no function for with_source_code_references to find: its spec is the source
+    metadata={"dagster/code_references": dg.CodeReferencesMetadataValue(code_references=[
+        dg.LocalFileCodeReference(file_path=__file__, line_number=inspect.currentframe().f_lineno)])},
     description="The MLflow registry's champion alias: moved by the promotion_gate check, `lepton promote` or "
                 "`lepton rollback`, outside any run; the champion_watch sensor records each move here, so the "
                 "predictions made by the previous champion turn stale and re-run.",

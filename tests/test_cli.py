@@ -35,12 +35,12 @@ def test_dagster_asset_materialize_from_the_shell(studio_env):
     assert len(keys) == 2
     for key in keys:
         run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--partition", key,
-                    "--select", "raw_documents,quarantine,clean_documents,pii_findings,sensitivity,annotation_tasks"],
+                    "--select", "raw_documents,quarantine,clean_documents,predictions,pii_findings,sensitivity,annotation_tasks"],
                    studio_env)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     _materialize_annotations(studio_env)
     run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions",
-                "--select", "dataset_version,ner_model,lineage_graph,registered_model"], studio_env)
+                "--select", "dataset_version,ner_model,lineage_graph,registered_model,model_evaluation"], studio_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "RUN_SUCCESS" in run.stdout + run.stderr
 
@@ -107,7 +107,7 @@ def test_dataset_and_key_commands_after_a_run(studio_env, tmp_path):
     key = subprocess.run([sys.executable, "-m", "pipelines.batches", "register"], cwd=REPO, text=True,
                          capture_output=True, env={**os.environ, **studio_env}).stdout.strip()
     run = _run(["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--partition", key, "--select",
-                "raw_documents,clean_documents,pii_findings,sensitivity,annotation_tasks"], studio_env)
+                "raw_documents,clean_documents,predictions,pii_findings,sensitivity,annotation_tasks"], studio_env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     _materialize_annotations(studio_env)
     materialize = ["dagster", "asset", "materialize", "-m", "pipelines.definitions", "--select", "dataset_version"]

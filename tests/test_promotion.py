@@ -113,6 +113,7 @@ class Registry:
     s: Settings
     env: dict
     tmp: Path
+    instance: dg.DagsterInstance
 
 
 def _write_policy(path: Path, **changes) -> Path:
@@ -135,9 +136,9 @@ def registry(label_studio, tmp_path_factory):
         (tmp / "dagster").mkdir()
         with dg.instance_for_test(temp_dir=str(tmp / "dagster")) as instance:
             chain = run_chain(s, instance)
-        [gate] = [c for c in chain.final.get_asset_check_evaluations() if c.check_name == "promotion_gate"]
-        assert gate.passed, gate.description
-        yield Registry(s, env, tmp)
+            [gate] = [c for c in chain.final.get_asset_check_evaluations() if c.check_name == "promotion_gate"]
+            assert gate.passed, gate.description
+            yield Registry(s, env, tmp, instance)
 
 
 def _variant(r: Registry, change) -> int:
@@ -278,7 +279,7 @@ def test_forced_promotion_needs_a_reason_is_recorded_and_rollback_restores(regis
     assert _cli("promote", str(copy)).exit_code == 0 and _champion(registry) == copy
 
 
-def test_a_tainted_or_unsigned_model_is_refused(registry, monkeypatch):
+def test_a_tainted_unsigned_or_weak_model_is_refused(registry, monkeypatch):
     from lepton.lineage.pack import sign_off
 
     store = mlflow_for(registry.s)
@@ -288,6 +289,11 @@ def test_a_tainted_or_unsigned_model_is_refused(registry, monkeypatch):
     assert out.exit_code == 1 and _decisions(registry, tainted)[0]["refused_by"] == ["model.not_tainted"]
     out = CliRunner().invoke(main, ["promote", str(tainted), "--force", "--reason", "please"])
     assert out.exit_code != 0 and "no reason can promote it" in out.output
+
+    monkeypatch.setenv("LEPTON_PROMOTION_POLICY", str(_write_policy(registry.tmp / "floor.yaml", f1_floor=0.99)))
+    below = _variant(registry, lambda m: None)
+    out = _cli("promote", str(below))
+    assert out.exit_code == 1 and _decisions(registry, below)[0]["refused_by"] == ["f1.floor"]
 
     monkeypatch.setenv("LEPTON_PROMOTION_POLICY", str(_write_policy(registry.tmp / "sign-off.yaml",
                                                                     require_sign_off=True)))
@@ -300,3 +306,73 @@ def test_a_tainted_or_unsigned_model_is_refused(registry, monkeypatch):
     assert out.exit_code == 0, out.output
     assert _champion(registry) == unsigned
     assert sorted(d["outcome"] for d in _decisions(registry, unsigned)) == ["promoted", "refused"]
+
+
+def test_a_promotion_reruns_predictions_by_automation_and_refreshes_unannotated_tasks(registry, monkeypatch):
+    """After a promotion: the champion_watch sensor records the move, the predictions of every
+    batch turn stale and their automation condition requests them, then annotation_tasks,
+    which gives the new champion's pre-annotations to the tasks nobody has annotated."""
+    from lepton.stores import studio_for
+    from pipelines.batches import register_landing
+    from pipelines.champion import champion_watch
+    from pipelines.definitions import build_definitions, build_resources
+    from tests.chain import tick
+
+    instance = registry.instance
+    monkeypatch.setenv("LEPTON_INPUT_LABELS", "ignore")  # the new batch arrives unlabelled
+    s = Settings.from_env()
+    texts = ["Ana Silva met Bob at Acme in Oslo.", "Dr. Lee of Globex flew to Lima on Monday.",
+             "Mrs. Tanaka joined Initech in Kyoto.", "The weather is nice today."]
+    (s.landing_dir / "fresh.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    [fresh] = register_landing(s, instance)
+    defs = build_definitions(s)
+    defs.resolve_job_def("ingest_batch").execute_in_process(instance=instance, partition_key=fresh)
+    before = mlflow_for(s).champion()["version"]
+    resources = build_resources(s)
+    cursor = tick(champion_watch, instance, resources).cursor  # the watch knows the champion in force
+    auto = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert auto.total_requested == 0, "nothing is stale before the champion moves"
+
+    new = _variant(registry, lambda m: None)
+    assert _cli("promote", str(new)).exit_code == 0 and _champion(registry) == new != before
+    moved = tick(champion_watch, instance, resources, cursor)
+    [event] = moved.asset_events
+    assert event.metadata["version"].value == new and moved.cursor == str(new)
+    instance.report_runless_asset_event(event)  # what the daemon does with a sensor's asset events
+
+    auto = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=auto.cursor)
+    batches = instance.get_dynamic_partitions("batches")
+    assert set(auto.get_requested_partitions(dg.AssetKey("predictions"))) == set(batches) and len(batches) == 2
+    # annotation_tasks reads them: Dagster requests it in the same tick, to run after them
+    assert set(auto.get_requested_partitions(dg.AssetKey("annotation_tasks"))) == set(batches)
+    assert auto.total_requested == 2 * len(batches)
+    job = defs.resolve_implicit_global_asset_job_def()
+    runs = {key: job.execute_in_process(instance=instance, partition_key=key, asset_selection=[
+        dg.AssetKey("predictions"), dg.AssetKey("annotation_tasks")]) for key in batches}
+    auto = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=auto.cursor)
+    assert auto.total_requested == 0, "once re-run, nothing is stale"
+
+    # lineage: each batch's predictions by the new champion, from its cleaned records
+    store = lineage_for(s)
+    for key in batches:
+        node = store.get(f"prediction_batch:{key}@{s.model_name}/{new}")
+        assert node is not None and sorted(p for p, _ in store.parents(node.node_id)) == [
+            f"clean_batch:{key}", f"model_version:{s.model_name}/{new}"]
+    # Label Studio: the unannotated tasks now hold the new champion's pre-annotations; the
+    # annotated ones (the first batch's, labelled on arrival) were left alone
+    studio = studio_for(s)
+    project = studio.find_project(s.ls_project)
+    tasks = studio.tasks(project)
+    fresh_tasks = [t for t in tasks if t["data"]["record_batch"] == fresh]
+    assert len(fresh_tasks) == len(texts) and not any(t["annotations"] for t in fresh_tasks)
+    for t in fresh_tasks:
+        versions = [p["model_version"] for p in t["predictions"]]
+        assert versions == [f"{s.model_name}/v{before}", f"{s.model_name}/v{new}"], versions
+    annotated = [t for t in tasks if t["annotations"]]
+    assert annotated and not any(p["model_version"] == f"{s.model_name}/v{new}" for t in annotated
+                                 for p in t["predictions"])
+    meta = {k: {m: v.value for m, v in e.materialization.metadata.items()}
+            for k, r in runs.items() for e in r.get_asset_materialization_events()
+            if e.asset_key.path == ["annotation_tasks"]}
+    assert meta[fresh]["pre_annotations_refreshed"] == len(texts)
+    assert sum(m["pre_annotations_refreshed"] for m in meta.values()) == len(texts)

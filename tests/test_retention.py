@@ -14,7 +14,7 @@ from lepton.workspace import BATCH_META, BATCH_STAGES, RAW, record_ids
 from pipelines.batches import register_landing
 from pipelines.definitions import build_definitions
 
-GOVERN = [dg.AssetKey(k) for k in ("raw_documents", "clean_documents", "pii_findings", "sensitivity")]
+GOVERN = [dg.AssetKey(k) for k in ("raw_documents", "clean_documents", "predictions", "pii_findings", "sensitivity")]
 
 
 def test_retention_job_archives_and_purges_only_expired_batches(workspace_env, tmp_path):

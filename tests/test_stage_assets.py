@@ -8,17 +8,19 @@ import dagster as dg
 import pytest
 
 from assets.governance import clean_documents, pii_findings, sensitivity
+from assets.inference import champion_model, predictions
 from assets.ingestion import raw_documents
 from assets.quarantine import quarantine
 from assets.validation import raw_documents_contract
 from lepton.settings import Settings
 from lepton.stores import lineage_for
-from lepton.workspace import CLEAN, GOVERNED, PII, RAW
+from lepton.workspace import CLEAN, GOVERNED, PII, PREDICTIONS, RAW
 from pipelines.batches import register_landing
 from pipelines.definitions import build_resources
 
 # the raw records' blocking contract is part of the stage: cleaning refuses a batch it has not passed
-STAGES = [raw_documents, raw_documents_contract, clean_documents, pii_findings, sensitivity, quarantine]
+STAGES = [raw_documents, raw_documents_contract, clean_documents, predictions, champion_model, pii_findings,
+          sensitivity, quarantine]
 DOCS = [
     {"text": "Ana Silva wrote to ana.silva@example.org about Acme.", "spans": [{"start": 0, "end": 9, "label": "PER"}]},
     {"text": "Call Bob on +44 20 7946 0958 in London.", "spans": [{"start": 5, "end": 8, "label": "PER"}]},
@@ -75,6 +77,16 @@ def test_clean_documents_alone_reads_the_raw_run_and_refuses_empty_text(one_batc
     assert all(c["text"].strip() for c in clean)
     [event] = result.get_asset_materialization_events()
     assert event.materialization.metadata["dagster/row_count"].value == len(clean)
+
+
+def test_predictions_alone_without_a_champion_say_so_and_write_nothing(one_batch):
+    s, _, key, _ = one_batch
+    result = _alone(one_batch, predictions)
+    out = result.output_for_node("predictions")
+    assert out["model_version"] is None and out["path"] is None
+    [event] = result.get_asset_materialization_events()
+    assert event.materialization.metadata["model_version"].value == "(none)"
+    assert not s.layout.work.stage_file(PREDICTIONS, key).exists()
 
 
 def test_pii_findings_alone_names_types_and_offsets_never_values(one_batch):

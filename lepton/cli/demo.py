@@ -24,8 +24,8 @@ from lepton.packaged import shipped
 from lepton.settings import Settings
 from lepton.stores import studio_for
 
-BATCH_ASSETS = "raw_documents,quarantine,clean_documents,pii_findings,sensitivity,annotation_tasks"
-DATASET_ASSETS = "dataset_version,ner_model,lineage_graph,registered_model"
+BATCH_ASSETS = "raw_documents,quarantine,clean_documents,predictions,pii_findings,sensitivity,annotation_tasks"
+DATASET_ASSETS = "dataset_version,ner_model,lineage_graph,registered_model,model_evaluation"
 
 
 def run_pipeline(s: Settings, echo=click.echo) -> None:
