@@ -42,10 +42,10 @@ def predictions(context: dg.AssetExecutionContext, clean_documents: dict, worksp
                                        **step.complete(None, output=f"predictions:{batch}", version="none",
                                                        inputs_extra=[f"clean_batch:{batch}"])})
         name_version = f"{model_info['name']}/{model_info['version']}"
-        model, tokenizer = store.load_ner(model_info["version"])
+        predictor = store.load_predictor(model_info["version"])
         out = workspace.file(workspace.work.stage_file(PREDICTIONS, batch))
         context.log.info(f"predicting batch {batch} with {name_version}")
-        n = predict_file(model, tokenizer, clean_documents["records_path"], out, progress=context.log.info)
+        n = predict_file(predictor, clean_documents["records_path"], out, progress=context.log.info)
         node = step.stage.add_prediction_batch(batch, name_version, records=n,
                                                label_schema=model_info["label_schema_version"])
         return dg.Output(

@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 from bench.bench_public_corpus import load_corpus  # noqa: E402
 from lepton.annotation.schema import bio_tags  # noqa: E402
 from lepton.ner.encoders import load_encoder  # noqa: E402
-from lepton.ner.predict import predict_file  # noqa: E402
+from lepton.ner.predict import ModelPredictor, predict_file  # noqa: E402
 from lepton.ner.train import seed_everything  # noqa: E402
 
 
@@ -47,7 +47,7 @@ def lepton_spans(model, tok, texts: list[str], tmp: Path, batch_size: int) -> tu
     src, out = tmp / "in.jsonl", tmp / "out.jsonl"
     src.write_text("".join(json.dumps({"record_id": f"r{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
     t0 = time.perf_counter()
-    predict_file(model, tok, src, out, batch_size=batch_size)
+    predict_file(ModelPredictor(model, tok), src, out, batch_size=batch_size)
     seconds = time.perf_counter() - t0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     return seconds, [{(s["start"], s["end"], s["label"]) for s in r["spans"]} for r in rows]

@@ -223,6 +223,12 @@ def test_a_worse_challenger_is_refused_and_the_champion_stays(registry):
     compared = json.loads(_cli("models", "compare", str(worse), "1", "--json").stdout)
     assert compared["report"]["overall"]["delta"] < -0.05 and not compared["decision"]["passed"]
     assert compared["report"]["scored_on"]["kind"] == "frozen"
+    # ...and the steward's review pack shows the refusal and its rule
+    pack = registry.tmp / f"pack-{worse}.html"
+    assert _cli("lineage", "review-pack", str(worse), "--out", str(pack)).exit_code == 0
+    html = pack.read_text()
+    section = html[html.index('<section id="promotion"'):html.index('<section id="approval"')]
+    assert "refused" in section and "overall.not_worse" in section and "v1" in section
 
 
 def test_a_regression_on_one_label_alone_is_refused(registry, monkeypatch):
@@ -376,3 +382,30 @@ def test_a_promotion_reruns_predictions_by_automation_and_refreshes_unannotated_
             if e.asset_key.path == ["annotation_tasks"]}
     assert meta[fresh]["pre_annotations_refreshed"] == len(texts)
     assert sum(m["pre_annotations_refreshed"] for m in meta.values()) == len(texts)
+
+
+def test_an_ensemble_is_registered_with_its_members_and_a_vote_outvotes_a_broken_member(registry):
+    """v1, a copy of it and a scrambled model: the vote keeps v1's spans (two of three agree),
+    so on the frozen set it scores what v1 scores; averaging the three blurs them."""
+    copy, broken = _variant(registry, lambda m: None), _variant(registry, _scramble)
+    out = _cli("models", "ensemble", "1", str(copy), str(broken), "--method", "vote")
+    assert out.exit_code == 0, out.output
+    voted = int(out.stdout.split(":")[0].split(" v")[1])
+    store = lineage_for(registry.s)
+    node = f"model_version:{registry.s.model_name}/{voted}"
+    assert sorted(store.parents(node)) == sorted((f"model_version:{registry.s.model_name}/{v}", "ensemble-of")
+                                                 for v in (1, copy, broken))
+    # its records are its members': the lineage walk reaches their dataset version
+    from lepton.lineage.queries import dataset_of_model
+    assert dataset_of_model(store, node) == dataset_of_model(store, f"model_version:{registry.s.model_name}/1")
+    report = json.loads(_cli("models", "compare", str(voted), "1", "--json").stdout)["report"]
+    assert report["overall"]["delta"] == 0.0 and report["overall"]["challenger"]["f1"] > 0
+    out = _cli("models", "ensemble", "1", str(copy), str(broken), "--method", "average")
+    averaged = int(out.stdout.split(":")[0].split(" v")[1])
+    blurred = json.loads(_cli("models", "compare", str(averaged), "1", "--json").stdout)["report"]
+    assert blurred["overall"]["challenger"]["f1"] != report["overall"]["challenger"]["f1"]
+    # members of another schema cannot be combined
+    other = _variant(registry, lambda m: None)
+    mlflow_for(registry.s).tag_version(other, "label_schema_version", "another")
+    refused = CliRunner().invoke(main, ["models", "ensemble", "1", str(other)])
+    assert refused.exit_code != 0 and "different label schemas" in refused.output

@@ -97,3 +97,22 @@ def rollback_cmd(reason: str) -> None:
     except PromotionRefused as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"{gate.mlflow.model_name}: champion v{done['was']} -> v{done['champion']} ({done['node']})")
+
+
+@models.command("ensemble")
+@click.argument("versions", nargs=-1, required=True)
+@click.option("--method", type=click.Choice(["vote", "average"]), default="vote", show_default=True,
+              help="vote: a span stands when most members predict it; average: token probabilities averaged "
+                   "(members must share a tokenizer).")
+def ensemble_cmd(versions: tuple[str, ...], method: str) -> None:
+    """Registers VERSIONS (two or more, one label schema) as one ensemble version, its members
+    in lineage; compare it with its best member by `lepton models compare`, promote it like any."""
+    from lepton.ner.ensemble import EnsembleError, register
+
+    gate = _gatekeeper(Settings.from_env())
+    try:
+        reg = register(gate.mlflow, _stage(gate), [gate.mlflow.resolve(v) for v in versions], method)
+    except (EnsembleError, LookupError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{reg['name']} v{reg['version']}: {method} ensemble of "
+               + ", ".join(f"v{m}" for m in reg["members"]))

@@ -16,6 +16,7 @@ REGISTERED_FROM = "registered-from"
 GOVERNED_BY = "governed-by"
 PROMOTED_BY = "promoted-by"
 EVALUATED_BY = "evaluated-by"
+ENSEMBLE_OF = "ensemble-of"  # an ensemble version is an ensemble-of each member version
 HOLDS_OUT = "holds-out"  # a dataset version holds-out the frozen evaluation set (its test split has it)
 
 
@@ -168,6 +169,13 @@ class StageLineage:
     def add_model_version(self, name: str, version: int, training_run: str, **attrs) -> str:
         nid = self.store.add_node("model_version", f"{name}/{version}", **attrs)
         self._edge(node_id("training_run", training_run), nid, REGISTERED_FROM)
+        return nid
+
+    def add_ensemble_version(self, name: str, version: int, members: list[int], **attrs) -> str:
+        """A registered ensemble: a model version derived from each member version."""
+        nid = self.store.add_node("model_version", f"{name}/{version}", members=members, **attrs)
+        for m in members:
+            self._edge(node_id("model_version", f"{name}/{m}"), nid, ENSEMBLE_OF)
         return nid
 
     def add_alias_change(self, name: str, alias: str, version: int, previous: int | None,

@@ -76,6 +76,18 @@ def sign_offs(store: LineageStore, node: str) -> list[dict]:
     return sorted(out, key=lambda s: s["at"])
 
 
+def promotion_decisions(store: LineageStore, name: str, version: int) -> list[dict]:
+    """The promotion gate's decisions on the version, oldest first, with the evaluation each read."""
+    out = []
+    for d in store.find("promotion_decision"):
+        if not d.name.startswith(f"{name}/{version}@"):
+            continue
+        [evaluation] = [store.node(p).attrs for p, _ in store.parents(d.node_id) if p.startswith("model_evaluation:")]
+        out.append({**{k: d.attrs.get(k) for k in ("at", "outcome", "champion", "refused_by", "reason", "actor")},
+                    **{k: evaluation.get(k) for k in ("challenger_f1", "champion_f1", "delta", "delta_ci")}})
+    return sorted(out, key=lambda x: x["at"] or "")
+
+
 def label_schema_of(store: LineageStore, node: str, current) -> dict | None:
     """The label schema the model was made under (its labels and what annotators were told
     they mean), and whether it is the current one (`current`: a LabelSchema)."""
@@ -151,6 +163,7 @@ def gather(store: LineageStore, mlflow, dvc, work: WorkTree, name: str, version:
         "chain": [{"depth": d, "node": n.node_id, "kind": n.kind, "edge": e,
                    **{k: (store.edge(n.node_id, c) or {}).get(k) for k in ("run_id", "code_version")}}
                   for d, n, e, c in walk],
+        "promotion": promotion_decisions(store, name, version),
         "approval": {k: latest.get(k) for k in ("status", "by", "at", "note")},
         "sign_off_command": f"lepton lineage sign-off {name}/{version} --approve --by NAME --note TEXT",
     }

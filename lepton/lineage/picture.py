@@ -8,7 +8,8 @@ COLOURS = {"input_file": "#9e9e9e", "record_batch": "#90caf9", "clean_batch": "#
            "annotation_tasks": "#ffcc80", "annotation_batch": "#ffa726", "label_schema": "#ffe082",
            "validation_result": "#a5d6a7", "dataset_version": "#ce93d8", "augmented_dataset": "#e1bee7",
            "training_run": "#ef9a9a", "model_version": "#e57373", "pii_findings": "#80deea",
-           "prediction_batch": "#b39ddb", "alias_change": "#fff59d", "erasure": "#212121", "sign_off": "#c5e1a5"}
+           "prediction_batch": "#b39ddb", "alias_change": "#fff59d", "erasure": "#212121", "sign_off": "#c5e1a5",
+           "model_evaluation": "#ffcc80", "promotion_decision": "#ffe082"}
 
 
 def draw_upstream(walk: list, nid: str, path: Path) -> Path:

@@ -18,13 +18,13 @@ import jinja2
 
 TEMPLATE = "review_pack.html.j2"
 SECTIONS = ("summary", "lineage", "manifest", "records", "validation", "agreement", "training",
-            "erasures", "approval")
+            "erasures", "promotion", "approval")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Sections that are lists or mappings may be missing from a pack gathered from a partial store;
 # they render as an explicit "none" line instead of failing, because an empty section is itself
 # something a steward must see. The model's identity is not optional: a pack without it is useless.
 _DICT_KEYS = ("manifest", "records_by_source", "records_by_sensitivity", "training", "approval")
-_LIST_KEYS = ("validations", "erasures", "chain")
+_LIST_KEYS = ("validations", "erasures", "chain", "promotion")
 
 
 def _data_uri(path: Path, role: str) -> str:

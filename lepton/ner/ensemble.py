@@ -14,6 +14,7 @@ version."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from lepton.ner.predict import Prediction, predict_with_uncertainty
 
@@ -64,6 +65,16 @@ def predict(members: list[tuple], method: str, texts: list[str], max_length: int
             for p, t in zip(voted, texts)]
 
 
+@dataclass
+class EnsemblePredictor:
+    members: list  # (model, tokenizer) pairs
+    method: str
+    max_length: int = 256
+
+    def predictions(self, texts: list[str], batch_size: int = 32) -> list[Prediction]:
+        return predict(self.members, self.method, texts, self.max_length, batch_size)
+
+
 def check_members(infos: list[dict], tokenizers, method: str) -> None:
     """Members of one label schema and label order; `average` also needs one tokenizer."""
     if len(infos) < 2:
@@ -78,3 +89,37 @@ def check_members(infos: list[dict], tokenizers, method: str) -> None:
                             f"{tainted[0]['tainted_by'] or tainted[0]['files_deleted_by']}")
     if method == "average" and not same_tokenizer(tokenizers):
         raise EnsembleError("averaged probabilities need members with one tokenizer; use --method vote")
+
+
+def register(store, stage, versions: list[int], method: str) -> dict:
+    """Logs the members' weights as one pyfunc, registers it as a version of the model (its
+    members and method as tags) and writes it to lineage derived from each member, so its
+    records and datasets are its members'. `store`: MlflowStore; `stage`: StageLineage."""
+    import json
+    import tempfile
+
+    import mlflow
+
+    from lepton.ner.run import log_ensemble_model
+
+    infos = [store.version(v) for v in versions]
+    loaded = [store.load_ner(v) for v in versions]
+    check_members(infos, [t for _, t in loaded], method)
+    with tempfile.TemporaryDirectory(prefix="lepton-ensemble-") as tmp:
+        dirs = []
+        for v, (model, tokenizer) in zip(versions, loaded):
+            d = f"{tmp}/v{v}"
+            model.save_pretrained(d)
+            tokenizer.save_pretrained(d)
+            dirs.append(d)
+        with store.start_run(tags={"lepton.ensemble": method}) as run:
+            mlflow.log_params({"ensemble_members": ",".join(f"v{v}" for v in versions), "ensemble_method": method,
+                               "label_schema_version": infos[0]["label_schema_version"]})
+            mlflow.log_dict({"labels": infos[0]["labels"]}, "label_map.json")
+            info = log_ensemble_model(dirs, method)
+    reg = store.register(info.model_uri, run.info.run_id, 0.0, infos[0]["labels"], infos[0]["label_schema_version"],
+                         model_id=info.model_id)
+    store.tag_version(reg["version"], "ensemble", json.dumps({"members": versions, "method": method}))
+    stage.add_ensemble_version(store.model_name, reg["version"], versions, method=method,
+                               label_schema=infos[0]["label_schema_version"])
+    return {**reg, "members": versions, "method": method, "run_id": run.info.run_id}

@@ -12,16 +12,25 @@ from lepton.ner.alignment import encode, tags_to_char_spans
 from lepton.ner.train import predict_words
 
 
-def predict_spans(model, tokenizer, texts: list[str], max_length: int = 256) -> list[list[dict]]:
-    return [p.spans for p in predict_with_uncertainty(model, tokenizer, texts, max_length)]
+@dataclass
+class ModelPredictor:
+    """One model and its tokenizer behind the interface every predictor has (a registered
+    version's pyfunc holds one; an ensemble's holds lepton.ner.ensemble.EnsemblePredictor)."""
+    model: object
+    tokenizer: object
+    max_length: int = 256
+
+    def predictions(self, texts: list[str], batch_size: int = 32) -> list[Prediction]:
+        return predict_with_uncertainty(self.model, self.tokenizer, texts, self.max_length, batch_size)
 
 
 CHUNK = 2048  # documents tokenized and length-grouped together: bounded memory, full batches
 
 
-def predict_file(model, tokenizer, in_path: Path, out_path: Path, batch_size: int = 64, max_length: int = 256,
+def predict_file(predictor, in_path: Path, out_path: Path, batch_size: int = 64,
                  progress: Callable[[str], None] | None = None) -> int:
-    """Every record of a JSON-lines file (record_id, text), in chunks of CHUNK documents each
+    """Every record of a JSON-lines file (record_id, text), by `predictor` (anything with
+    `predictions(texts, batch_size)`: ModelPredictor, an ensemble), in chunks of CHUNK documents each
     sorted into batches of similar length; one line per record out: its spans (offsets,
     label, score: never the text, which holds the names) and its uncertainty. Returns the
     number of records."""
@@ -35,7 +44,7 @@ def predict_file(model, tokenizer, in_path: Path, out_path: Path, batch_size: in
             docs = [orjson.loads(line) for line in islice(fh, CHUNK) if line.strip()]
             if not docs:
                 break
-            preds = predict_with_uncertainty(model, tokenizer, [d["text"] for d in docs], max_length, batch_size)
+            preds = predictor.predictions([d["text"] for d in docs], batch_size)
             for d, p in zip(docs, preds):
                 spans = [{k: sp[k] for k in ("start", "end", "label", "score")} for sp in p.spans]
                 out.write(orjson.dumps({"record_id": d["record_id"], "spans": spans,
@@ -81,10 +90,12 @@ def under_schema(predictions: list[Prediction], fit) -> list[Prediction]:
 
 def predict_with_uncertainty(model, tokenizer, texts: list[str], max_length: int = 256,
                              batch_size: int = 32) -> list[Prediction]:
-    id2label = {int(k): v for k, v in model.config.id2label.items()}
+    """`model`: one model, or a list sharing `tokenizer` and labels (probabilities averaged)."""
+    first = model[0] if isinstance(model, (list, tuple)) else model
+    id2label = {int(k): v for k, v in first.config.id2label.items()}
     label2id = {v: k for k, v in id2label.items()}
     encoded = [encode(tokenizer, t, [], label2id, max_length) for t in texts]
-    device = str(next(model.parameters()).device)
+    device = str(next(first.parameters()).device)
     tags, scores, entropies = predict_words(model, encoded, id2label, batch_size=batch_size, device=device)
     return [Prediction(tags_to_char_spans(tg, e.word_spans, t, sc), sum(en) / len(en) if en else 0.0)
             for tg, sc, en, e, t in zip(tags, scores, entropies, encoded, texts)]

@@ -162,6 +162,21 @@ def log_span_model(model_dir: str):
                                    input_example=[INPUT_EXAMPLE])
 
 
+def log_ensemble_model(member_dirs: list[str], method: str):
+    """An ensemble (lepton.ner.ensemble) in the active run, served like a single version."""
+    import mlflow
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    from lepton.ner.pyfunc import EnsembleSpanModel
+
+    return mlflow.pyfunc.log_model(name="model", python_model=EnsembleSpanModel(method),
+                                   artifacts={f"member_{i}": d for i, d in enumerate(member_dirs)},
+                                   pip_requirements=PIP_REQUIREMENTS,
+                                   signature=ModelSignature(inputs=Schema([ColSpec("string")])),
+                                   input_example=[INPUT_EXAMPLE])
+
+
 def train_and_log(dataset_dir: Path, dataset_version: str, keyring: Keyring, store: MlflowStore,
                   base_encoder: str, cfg: TrainConfig, schema: LabelSchema, tags: dict | None = None,
                   progress=None, nproc: int = 1, augment: dict | None = None) -> dict:

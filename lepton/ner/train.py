@@ -106,21 +106,28 @@ def _autocast(precision: str, device: str):
 def predict_words(model, encoded: list[Encoded], id2label: dict[int, str], batch_size: int = 32,
                   device: str = "cpu", precision: str = "fp32"):
     """Per document: word tags, each word's confidence and its normalised entropy (0 sure,
-    1 uniform). A word seen in two windows is read from the one where it is furthest from
+    1 uniform). `model` may be a list of models sharing the tokenizer: their token
+    probabilities are averaged (an ensemble). A word seen in two windows is read from the one where it is furthest from
     an edge, so it has context on both sides."""
     import torch
 
+    models = list(model) if isinstance(model, (list, tuple)) else [model]  # several: probabilities averaged
     flat = [(d, w) for d, e in enumerate(encoded) for w in range(len(e.windows))]
     lengths = [len(encoded[d].windows[w].input_ids) for d, w in flat]
     best = [[(-1, 0, 0.0, 0.0)] * len(e.word_spans) for e in encoded]
-    model.eval()
+    for m in models:
+        m.eval()
     with torch.no_grad():
         for batch in length_grouped(lengths, batch_size, None):
             wins = [encoded[flat[i][0]].windows[flat[i][1]] for i in batch]
             t = collate(wins)
-            with _autocast(precision, device):
-                logits = model(input_ids=t["input_ids"].to(device), attention_mask=t["attention_mask"].to(device)).logits
-            probs = logits.float().softmax(-1)
+            ids, mask = t["input_ids"].to(device), t["attention_mask"].to(device)
+            probs = 0
+            for m in models:
+                with _autocast(precision, device):
+                    logits = m(input_ids=ids, attention_mask=mask).logits
+                probs = probs + logits.float().softmax(-1)
+            probs = probs / len(models)
             conf, arg = probs.max(-1)
             ent = -(probs * probs.clamp_min(1e-12).log()).sum(-1) / math.log(probs.shape[-1])
             conf, arg, ent = conf.cpu().tolist(), arg.cpu().tolist(), ent.cpu().tolist()

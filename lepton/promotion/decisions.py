@@ -8,6 +8,7 @@ rules that refused it, and the comparison logged to the challenger's MLflow run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from lepton.governance.audit import AuditLog
 from lepton.lineage.events import StageLineage
@@ -106,7 +107,7 @@ class Gatekeeper:
         overall = report["overall"]
         outcome = "forced" if forced else ("promoted" if promote else "refused")
         decision_node = stage.add_promotion_decision(
-            evaluation, name, ch, outcome=outcome, passed=decision.passed, refused_by=decision.refused_by,
+            evaluation, name, ch, at=datetime.now(timezone.utc).isoformat(), outcome=outcome, passed=decision.passed, refused_by=decision.refused_by,
             forced=forced, reason=reason, actor=actor, policy=self.policy.to_dict(), champion=decision.champion,
             rules=[{"name": r.name, "passed": r.passed, "detail": r.detail} for r in decision.rules])
         nodes = {"evaluation": evaluation, "decision": decision_node}

@@ -15,7 +15,6 @@ from lepton.corpus.records import Record
 from lepton.crypto.keyring import Keyring
 from lepton.datasets.eval_set import load_records
 from lepton.datasets.version import load_split
-from lepton.ner.predict import predict_spans
 from lepton.promotion.policy import PromotionPolicy
 from lepton.promotion.scoring import compare
 from lepton.tracking.mlflow_store import MlflowStore
@@ -37,8 +36,7 @@ def evaluation_records(dvc, keyring: Keyring, fallback_dataset: str | None) -> t
 
 
 def _spans(mlflow: MlflowStore, version: int, records: list[Record]) -> list[list[dict]]:
-    model, tokenizer = mlflow.load_ner(version)
-    return predict_spans(model, tokenizer, [r.text for r in records])
+    return [p.spans for p in mlflow.load_predictor(version).predictions([r.text for r in records])]
 
 
 def evaluate(mlflow: MlflowStore, dvc, keyring: Keyring, challenger: int, champion: int | None,

@@ -202,6 +202,14 @@ class MlflowStore:
                              f"{info['tainted_by'] or info['files_deleted_by']}: pin another (LEPTON_PREDICTION_MODEL)")
         return info
 
+    def load_predictor(self, version: int | str):
+        """What predicts for a version, a single model or an ensemble alike (its pyfunc's
+        `predictor`: `predictions(texts, batch_size)` gives spans, scores and uncertainty)."""
+        import mlflow
+
+        self._activate()
+        return mlflow.pyfunc.load_model(f"models:/{self.model_name}/{version}").unwrap_python_model().predictor
+
     def load_ner(self, version: int | str = f"@{CHAMPION}"):
         """A version's transformers model and tokenizer (by number, or "@alias"), for spans
         with token probabilities (the served pyfunc returns spans only)."""
