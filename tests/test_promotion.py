@@ -371,9 +371,9 @@ def test_a_promotion_reruns_predictions_by_automation_and_refreshes_unannotated_
     tasks = studio.tasks(project)
     fresh_tasks = [t for t in tasks if t["data"]["record_batch"] == fresh]
     assert len(fresh_tasks) == len(texts) and not any(t["annotations"] for t in fresh_tasks)
-    for t in fresh_tasks:
-        versions = [p["model_version"] for p in t["predictions"]]
-        assert versions == [f"{s.model_name}/v{before}", f"{s.model_name}/v{new}"], versions
+    for t in fresh_tasks:  # the new champion's guesses replace the old one's, scores and all
+        assert [p["model_version"] for p in t["predictions"]] == [f"{s.model_name}/v{new}"], t["predictions"]
+        assert 0 <= t["predictions"][0]["score"] <= 1 and t["predictions"][0]["result"] is not None
     annotated = [t for t in tasks if t["annotations"]]
     assert annotated and not any(p["model_version"] == f"{s.model_name}/v{new}" for t in annotated
                                  for p in t["predictions"])

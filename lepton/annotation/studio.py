@@ -197,26 +197,34 @@ class Studio:
     def refresh_predictions(self, project: int, tasks: list[dict], model_version: str,
                             key: str = "record_id") -> int:
         """Tasks already in the project that nobody has annotated and that hold no prediction
-        of `model_version` get the one `tasks` carries for them, and their uncertainty, so the
-        queue follows the new model; annotated tasks are left as they are. Re-reads what is
-        there on each attempt, so a retry never adds a prediction twice. Returns how many."""
+        of `model_version` get the predictions `tasks` carries for them in place of the ones
+        they had (a stale champion's guesses would otherwise order the uncertainty queue,
+        which reads the first prediction it meets); annotated tasks are left as they are.
+        Both steps are bulk calls (a Data Manager action, a predictions import), in chunks.
+        Each attempt re-reads what is there, so a retry after a half-done refresh finishes it
+        and never adds a prediction twice. Returns how many tasks were refreshed. The earlier
+        pre-annotations stay in lineage as their prediction batches."""
         sent = {t["data"][key]: t for t in tasks}
 
         def attempt() -> int:
-            done = 0
+            stale = []
             for stored in self.client.tasks.list(project=project, fields="all",
                                                  include="id,data,annotations,predictions", page_size=1000):
                 task = sent.get(stored.data.get(key))
                 if task is None or stored.annotations:
                     continue
-                if any(_model_version(p) == model_version for p in stored.predictions or []):
-                    continue
-                [new] = [p for p in task["predictions"] if p["model_version"] == model_version]
-                self.client.predictions.create(task=stored.id, result=new["result"], score=new["score"],
-                                               model_version=model_version)
-                self.client.tasks.update(id=stored.id, data={**stored.data, "uncertainty": task["data"]["uncertainty"]})
-                done += 1
-            return done
+                if not any(_model_version(p) == model_version for p in stored.predictions or []):
+                    stale.append((stored.id, task))
+            for i in range(0, len(stale), IMPORT_CHUNK):
+                chunk = [tid for tid, _ in stale[i:i + IMPORT_CHUNK]]
+                self.client.actions.create(id="delete_tasks_predictions", project=project,
+                                           selected_items={"all": False, "included": chunk})
+            preds = [{"task": tid, "result": p["result"], "model_version": p["model_version"],
+                      **({"score": p["score"]} if p.get("score") is not None else {})}
+                     for tid, task in stale for p in task["predictions"]]
+            for i in range(0, len(preds), IMPORT_CHUNK):
+                self.client.projects.import_predictions(project, request=preds[i:i + IMPORT_CHUNK])
+            return len(stale)
         return self.call(f"refresh pre-annotations of project {project} to {model_version}", attempt)
 
     def tasks_of_records(self, project: int, record_ids: frozenset[str], key: str = "record_id") -> list[int]:
